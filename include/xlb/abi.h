@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one ABI shared by the BPF programs (bpf/) and userspace (userspace/, tools/).
+ * Fixed-width kernel types only, explicit padding, no bool: the C++ side
+ * static_asserts every size and offset (userspace/bpf/abi_check.cpp). */
+#ifndef XLB_ABI_H
+#define XLB_ABI_H
+
+#include <linux/types.h>
+
+#define XLB_ABI_VERSION 1
+#define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
+
+#define XLB_AF_INET 4
+#define XLB_AF_INET6 6
+
+/* Defaults for load-time capacities (xlbctl attach --ring-size ...). */
+#define XLB_DEFAULT_RING_SIZE 65537u
+#define XLB_DEFAULT_MAX_VIPS 32u
+#define XLB_DEFAULT_MAX_BACKENDS 1024u
+#define XLB_DEFAULT_MAX_FLOWS 262144u
+
+/* Backend id 0 is "none": an all-zero ring means "no backend". */
+#define XLB_BACKEND_NONE 0u
+
+enum xlb_forward {
+	XLB_FWD_L2DSR = 0, /* rewrite MACs, backend on the same L2 segment */
+	XLB_FWD_IPIP = 1,  /* IPv4-in-IPv4, IPv6-in-IPv6 or IPv4-in-IPv6 */
+};
+
+/* An address of either family; IPv4 uses addr[0], the rest is zero. */
+struct xlb_addr {
+	__be32 addr[4];
+};
+
+/* xlb_vips key: (address, port, protocol). */
+struct xlb_vip_key {
+	struct xlb_addr addr;
+	__be16 port;
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* XLB_AF_INET or XLB_AF_INET6 */
+};
+
+/* xlb_vips value. ring_sel names the live half of this VIP's two rings:
+ * userspace writes the other half, then flips ring_sel in one update. */
+struct xlb_vip {
+	__u32 id;      /* index into xlb_rings / xlb_vip_stats, < max_vips */
+	__u8 forward;  /* enum xlb_forward */
+	__u8 ring_sel; /* 0 or 1 */
+	__u8 pad[2];
+	__u32 flags;   /* reserved, zero */
+};
+
+/* xlb_vip_addrs key; also the key of xlb_dcp_vips (decap side). */
+struct xlb_addr_key {
+	struct xlb_addr addr;
+	__u32 family;
+};
+
+#define XLB_BE_IN_USE 1u
+
+/* xlb_backends value, indexed by backend id (1..max_backends-1).
+ * One slot per (VIP, backend address). weight 0 = draining: not in the
+ * ring, but flows already on it keep going. gen changes whenever a slot is
+ * reused, so a flow entry can tell "my backend" from "a new one in my slot". */
+struct xlb_backend {
+	struct xlb_addr addr;
+	__u32 vip_id;
+	__u32 weight;
+	__u32 gen;
+	__u8 family;
+	__u8 flags; /* XLB_BE_* */
+	__u8 pad[2];
+};
+
+/* xlb_flows key: the 5-tuple as seen on the wire, client -> VIP. */
+struct xlb_flow_key {
+	struct xlb_addr src;
+	struct xlb_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+struct xlb_flow {
+	__u32 backend_id;
+	__u32 gen; /* xlb_backend.gen at assignment */
+};
+
+/* Per-CPU counters, summed by userspace. */
+struct xlb_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct xlb_lb_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 pad;
+};
+
+/* Every packet the xlb_xdp program sees ends under exactly one reason. */
+enum xlb_reason {
+	XLB_R_PASS_NOT_IP = 0,   /* not IPv4/IPv6 (ARP, LLDP, ...) */
+	XLB_R_PASS_NOT_VIP,      /* IP, but not to a VIP */
+	XLB_R_PASS_FIB,          /* FIB lookup needs the kernel (no route, blackhole, ...) */
+	XLB_R_TX_FLOW_HIT,       /* known flow, sent back out the ingress NIC */
+	XLB_R_TX_FLOW_NEW,       /* new flow (ring), sent back out the ingress NIC */
+	XLB_R_REDIR_FLOW_HIT,    /* known flow, redirected to another NIC */
+	XLB_R_REDIR_FLOW_NEW,    /* new flow, redirected to another NIC */
+	XLB_R_TX_ICMP,           /* ICMP too-big about a VIP flow, to its backend */
+	XLB_R_REDIR_ICMP,
+	XLB_R_DROP_MALFORMED,    /* truncated or inconsistent headers */
+	XLB_R_DROP_FRAGMENT,     /* IPv4/IPv6 fragment to a VIP address */
+	XLB_R_DROP_IPV6_EXT,     /* IPv6 extension header to a VIP address */
+	XLB_R_DROP_NO_BACKEND,   /* VIP whose ring is empty */
+	XLB_R_DROP_NO_NEIGH,     /* FIB found the route but no neighbour entry */
+	XLB_R_DROP_ENCAP,        /* could not grow the packet for encapsulation */
+	XLB_R_DROP_TOO_BIG,      /* forwarded packet exceeds the egress MTU */
+	XLB_R_DROP_NO_TXPORT,    /* egress NIC has no xlb tx port (xlbctl attach it) */
+	XLB_R_DROP_BAD_FAMILY,   /* backend family cannot carry this packet */
+	XLB_R_MAX,
+};
+
+enum xlb_dcp_reason {
+	XLB_DCP_PASS_NOT_ENCAP = 0, /* not IPIP / IPv6 tunnel traffic */
+	XLB_DCP_PASS_NOT_VIP,       /* encapsulated, inner destination not a local VIP */
+	XLB_DCP_DECAP,              /* outer header stripped, inner packet passed up */
+	XLB_DCP_DROP_MALFORMED,
+	XLB_DCP_DROP_ADJUST,        /* bpf_xdp_adjust_head failed */
+	XLB_DCP_MAX,
+};
+
+/* xlb_meta[0]: what this instance was loaded with, so any later xlbctl can
+ * recompute rings and reload the program with the same settings. */
+struct xlb_meta {
+	__u32 magic;
+	__u32 abi_version;
+	__u32 ring_size;
+	__u32 max_vips;
+	__u32 max_backends;
+	__u32 max_flows;
+	__be32 encap4_net;     /* outer IPv4 source prefix ... */
+	__be32 encap4_hostmask;/* ... and the host bits varied by flow hash */
+	__be32 encap6_net[4];  /* outer IPv6 source prefix; the last 32 bits ... */
+	__be32 encap6_hostmask;/* ... are varied under this mask */
+	__u32 pad;
+};
+
+#endif /* XLB_ABI_H */

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// The pinned maps of one xlb instance, and every state change made to them.
+// All state lives in the maps, so any process (xlbctl, xlbd) can open an
+// instance and carry on where the last one stopped.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xlb/abi.h"
+#include "xlb/addr.h"
+#include "xlb/error.h"
+#include "xlb/fd.h"
+
+namespace xlb {
+
+inline constexpr const char* kDefaultPinDir = "/sys/fs/bpf/xlb";
+
+struct VipKey {
+  Endpoint ep;
+  uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP
+  xlb_vip_key toAbi() const;
+  static VipKey fromAbi(const xlb_vip_key& k);
+  std::string str() const;  // "198.18.0.100:80/tcp"
+  auto operator<=>(const VipKey&) const = default;
+};
+
+struct VipInfo {
+  VipKey key;
+  uint32_t id = 0;
+  uint8_t forward = XLB_FWD_L2DSR;
+  uint8_t ringSel = 0;
+};
+
+struct BackendInfo {
+  uint32_t id = 0;
+  IpAddr addr;
+  uint32_t vipId = 0;
+  uint32_t weight = 0;
+  uint32_t gen = 0;
+  std::string warning;  // set when the neighbour could not be resolved yet
+};
+
+struct LbCounters {
+  uint64_t packets = 0, bytes = 0, newFlows = 0;
+};
+
+struct Stats {
+  std::vector<xlb_counter> reasons;             // by enum xlb_reason
+  std::map<uint32_t, LbCounters> vips;          // by VIP id
+  std::map<uint32_t, LbCounters> backends;      // by backend id
+};
+
+struct FlowEntry {
+  xlb_flow_key key;
+  xlb_flow value;
+};
+
+struct Explanation {
+  VipInfo vip;
+  uint32_t hash = 0;
+  uint32_t slot = 0;  // ring slot the hash selects
+  std::optional<xlb_flow> flow;  // flow table entry, if any
+  bool flowValid = false;        // its backend is still configured
+  std::optional<BackendInfo> backend;  // the backend the data plane would use
+  std::string reason;
+};
+
+const char* forwardName(uint8_t forward);
+Result<uint8_t> parseForward(const std::string& s);
+const char* reasonName(uint32_t reason);
+
+// Keeps the kernel's neighbour entry for a backend (or its next hop)
+// resolved, so the fast path never waits on ARP/ND. Implemented over
+// netlink; a fake in tests.
+class NeighbourKeeper {
+ public:
+  virtual ~NeighbourKeeper() = default;
+  virtual Result<void> keep(const IpAddr& backend) = 0;
+};
+
+class Dataplane {
+ public:
+  // Opens the pinned maps under pinDir; fails with a hint when xlb is not
+  // attached there or the caller lacks CAP_BPF.
+  static Result<Dataplane> open(const std::string& pinDir);
+
+  const xlb_meta& meta() const { return meta_; }
+
+  Result<VipInfo> addVip(const VipKey& key, uint8_t forward);
+  Result<void> delVip(const VipKey& key);
+  Result<std::vector<VipInfo>> vips() const;
+  Result<VipInfo> vip(const VipKey& key) const;
+
+  Result<BackendInfo> addBackend(const VipKey& vip, const IpAddr& addr, uint32_t weight,
+                                 NeighbourKeeper* neigh);
+  Result<BackendInfo> setWeight(const VipKey& vip, const IpAddr& addr, uint32_t weight);
+  Result<void> delBackend(const VipKey& vip, const IpAddr& addr);
+  Result<std::vector<BackendInfo>> backends() const;  // all in use
+
+  Result<Stats> stats() const;
+  Result<std::vector<FlowEntry>> flows(size_t limit) const;
+  Result<size_t> flushFlows();
+  Result<Explanation> explain(const xlb_flow_key& key) const;
+
+  // The live ring of a VIP, as the data plane sees it.
+  Result<std::vector<uint32_t>> ring(const VipInfo& vip) const;
+
+ private:
+  Result<void> rebuildRing(const VipInfo& vip);
+  Result<void> writeRingHalf(uint32_t vipId, uint32_t half, const std::vector<uint32_t>& ring);
+  Result<void> zeroStats(int fd, uint32_t id);
+  Result<Fd> lock() const;
+
+  std::string pinDir_;
+  xlb_meta meta_{};
+  Fd vips_, vipAddrs_, backends_, rings_, flows_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_;
+};
+
+}  // namespace xlb

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The flow hash, shared by the data plane and by `xlbctl explain`: both must
+ * pick the same ring slot for the same 5-tuple, on every machine. It is the
+ * MurmurHash3 (x86, 32-bit) block and finalizer over the flow key's words,
+ * with a fixed seed, so several xlb nodes behind ECMP agree. */
+#ifndef XLB_HASH_H
+#define XLB_HASH_H
+
+#include "abi.h"
+
+#ifdef __cplusplus
+#define XLB_HASH_INLINE static inline
+#else
+#define XLB_HASH_INLINE static __always_inline
+#endif
+
+#define XLB_HASH_SEED 0x9e3779b9u
+
+XLB_HASH_INLINE __u32 xlb_rotl32(__u32 x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+XLB_HASH_INLINE __u32 xlb_hash_mix(__u32 h, __u32 k)
+{
+	k *= 0xcc9e2d51u;
+	k = xlb_rotl32(k, 15);
+	k *= 0x1b873593u;
+	h ^= k;
+	h = xlb_rotl32(h, 13);
+	return h * 5u + 0xe6546b64u;
+}
+
+XLB_HASH_INLINE __u32 xlb_hash_final(__u32 h, __u32 len)
+{
+	h ^= len;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Words are taken as stored (network order), so the hash does not depend on
+ * the host's endianness... as long as both sides run on the same one; the
+ * ports and protocol are folded into one word explicitly. */
+XLB_HASH_INLINE __u32 xlb_hash_flow(const struct xlb_flow_key *k)
+{
+	__u32 h = XLB_HASH_SEED;
+
+	h = xlb_hash_mix(h, k->src.addr[0]);
+	h = xlb_hash_mix(h, k->src.addr[1]);
+	h = xlb_hash_mix(h, k->src.addr[2]);
+	h = xlb_hash_mix(h, k->src.addr[3]);
+	h = xlb_hash_mix(h, k->dst.addr[0]);
+	h = xlb_hash_mix(h, k->dst.addr[1]);
+	h = xlb_hash_mix(h, k->dst.addr[2]);
+	h = xlb_hash_mix(h, k->dst.addr[3]);
+	h = xlb_hash_mix(h, ((__u32)k->sport << 16) | k->dport);
+	h = xlb_hash_mix(h, ((__u32)k->proto << 8) | k->family);
+	return xlb_hash_final(h, 40);
+}
+
+#endif /* XLB_HASH_H */

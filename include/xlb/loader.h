@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Loading, pinning and attaching xlb's XDP programs (through libxdp, so xlb
+// shares an interface with other XDP programs and xdp-loader sees it).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xlb/abi.h"
+#include "xlb/addr.h"
+#include "xlb/error.h"
+
+namespace xlb {
+
+enum class AttachMode { Native, Generic, Auto };
+
+Result<AttachMode> parseAttachMode(const std::string& s);
+
+struct LoadSettings {
+  std::optional<uint32_t> ringSize, maxVips, maxBackends, maxFlows;
+  std::optional<Prefix> encap4, encap6;  // outer source prefixes for ipip
+};
+
+struct AttachResult {
+  uint32_t progId = 0;
+  bool replaced = false;  // an older xlb_xdp was swapped out on this interface
+  xlb_meta meta{};
+};
+
+// Loads xlb_xdp with the instance's settings (from its pinned xlb_meta if it
+// exists, else from `want` and the defaults), pins its maps under pinDir and
+// attaches it to ifname. If xlb_xdp is already on ifname it is replaced
+// without a moment where the interface has no xlb: the new program is added
+// first, the old one removed after.
+Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
+                            const LoadSettings& want);
+
+// Detaches xlb_xdp from ifname; when no interface is left, unpins the maps.
+Result<void> detach(const std::string& pinDir, const std::string& ifname);
+
+Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
+                             const std::vector<IpAddr>& vips);
+Result<void> decapDetach(const std::string& pinDir, const std::string& ifname);
+Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add);
+
+// Fails with a clear message unless path is on a bpffs mount.
+Result<void> checkBpffs(const std::string& pinDir);
+
+// Fills a default meta from the settings; validates them.
+Result<xlb_meta> makeMeta(const LoadSettings& want);
+
+}  // namespace xlb

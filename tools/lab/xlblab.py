@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""The built-in network-namespace lab: a client, the load balancer and three
+backends on one bridge, all in namespaces created here and removed on every
+exit path. Addresses come from 198.18.0.0/15 and 2001:db8::/32 only.
+
+    client ─┐
+    lb ─────┤ br0 (in the "sw" namespace)
+    b1..b3 ─┘
+
+The client routes the VIPs via the load balancer; backends hold the VIPs on
+lo and answer the client directly (DSR). Used by `xlblab.py demo` and by the
+e2e tests."""
+import argparse
+import atexit
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+NET4 = "198.18.0"       # client .1, lb .2, backends .11 .12 .13
+NET6 = "2001:db8:0:1"   # client ::1, lb ::2, backends ::11 ...
+VIP4 = "198.19.0.100"
+VIP6 = "2001:db8:100::100"
+ENCAP4 = "198.19.255.0/24"
+ENCAP6 = "2001:db8:ff::/64"
+
+
+def run(cmd, check=True, capture=True, timeout=60, input=None):
+    r = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout, input=input)
+    if check and r.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s%s" % (
+            r.returncode, " ".join(cmd), r.stdout or "", r.stderr or ""))
+    return r
+
+
+class Lab:
+    def __init__(self, build_dir, backends=3, tag=None):
+        self.build = os.path.abspath(build_dir)
+        self.id = tag or "xlb" + secrets.token_hex(3)
+        self.n = backends
+        self.ns = {"sw": self.id + "-sw", "client": self.id + "-cl", "lb": self.id + "-lb"}
+        for i in range(1, backends + 1):
+            self.ns["b%d" % i] = "%s-b%d" % (self.id, i)
+        self.pin = "/sys/fs/bpf/%s" % self.id
+        self.procs = []
+        self.up_done = False
+
+    # ---- helpers -------------------------------------------------------
+    def backend_names(self):
+        return ["b%d" % i for i in range(1, self.n + 1)]
+
+    def addr4(self, host):
+        return {"client": NET4 + ".1", "lb": NET4 + ".2"}.get(host) or "%s.%d" % (NET4, 10 + int(host[1:]))
+
+    def addr6(self, host):
+        return {"client": NET6 + "::1", "lb": NET6 + "::2"}.get(host) or "%s::%d" % (NET6, 10 + int(host[1:]))
+
+    def nsenter(self, host):
+        return ["nsenter", "--net=/run/netns/" + self.ns[host]]
+
+    def sh(self, host, *cmd, **kw):
+        return run(self.nsenter(host) + list(cmd), **kw)
+
+    def xlbctl(self, *args, host="lb", pin=None, check=True):
+        return self.sh(host, os.path.join(self.build, "tools", "xlbctl"),
+                       "--pin-path", pin or self.pin + "/lb", *args, check=check)
+
+    # ---- topology ------------------------------------------------------
+    def up(self):
+        atexit.register(self.down)
+        self.up_done = True
+        for name in self.ns.values():
+            run(["ip", "netns", "add", name])
+        sw = self.ns["sw"]
+        run(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"])
+        run(["ip", "-n", sw, "link", "set", "br0", "up"])
+        run(["ip", "netns", "exec", sw, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+        for host in ["client", "lb"] + self.backend_names():
+            port = {"client": "c0", "lb": "l0"}.get(host, host)
+            run(["ip", "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0",
+                 "netns", self.ns[host]])
+            run(["ip", "-n", sw, "link", "set", port, "master", "br0", "up"])
+            ns = self.ns[host]
+            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+            run(["ip", "-n", ns, "addr", "add", self.addr4(host) + "/24", "dev", "eth0"])
+            run(["ip", "-n", ns, "-6", "addr", "add", self.addr6(host) + "/64", "dev", "eth0", "nodad"])
+        # XDP_TX on the load balancer's veth needs an XDP program on its peer.
+        run(["ip", "-n", sw, "link", "set", "dev", "l0", "xdpdrv", "obj",
+             os.path.join(self.build, "bpf", "xlb_pass.bpf.o"), "sec", "xdp"])
+        # The client's packets are rewritten by XDP: their checksums must be final.
+        self.sh("client", "ethtool", "-K", "eth0", "tx", "off")
+        self.sh("client", "ip", "route", "add", VIP4 + "/32", "via", self.addr4("lb"))
+        self.sh("client", "ip", "-6", "route", "add", VIP6 + "/128", "via", self.addr6("lb"))
+        self.sh("lb", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.sh("lb", "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        for b in self.backend_names():
+            self.sh(b, "ip", "addr", "add", VIP4 + "/32", "dev", "lo")
+            self.sh(b, "ip", "-6", "addr", "add", VIP6 + "/128", "dev", "lo", "nodad")
+            self.sh(b, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1")
+            self.sh(b, "sysctl", "-qw", "net.ipv4.conf.all.arp_announce=2")
+        return self
+
+    def down(self):
+        if not self.up_done:
+            return
+        self.up_done = False
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.procs = []
+        for name in self.ns.values():
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        # Pins live on the host's bpffs; the namespaces took their programs.
+        subprocess.run(["rm", "-rf", self.pin], capture_output=True)
+
+    # ---- servers and xlb -------------------------------------------------
+    def start_backends(self, names=None):
+        for b in names or self.backend_names():
+            p = subprocess.Popen(self.nsenter(b) + [sys.executable, os.path.join(HERE, "backend_server.py"),
+                                                    "--node", b], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            p.lab_name = b
+            self.procs.append(p)
+        for b in names or self.backend_names():
+            self.wait_port(b, 80)
+
+    def stop_backend(self, name):
+        for p in self.procs:
+            if getattr(p, "lab_name", None) == name and p.poll() is None:
+                p.kill()
+                p.wait(timeout=5)
+
+    def wait_port(self, host, port, timeout=10):
+        stop = time.monotonic() + timeout
+        while time.monotonic() < stop:
+            r = self.sh(host, "ss", "-Hltn", "sport = :%d" % port, check=False)
+            if r.stdout.strip():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("%s: nothing listens on port %d" % (host, port))
+
+    def served(self, b):
+        """The backend server's own count of requests and connections."""
+        r = self.sh("client", "curl", "-sS", "--max-time", "3",
+                    "http://%s:8081/count" % self.addr4(b))
+        return json.loads(r.stdout)
+
+    def setup_xlb(self, forward="l2dsr", family=4, port=80):
+        vip = VIP4 if family == 4 else VIP6
+        self.xlbctl("attach", "eth0", "--mode", "native", "--ring-size", "65537",
+                    "--encap-src4", ENCAP4, "--encap-src6", ENCAP6)
+        ep = "%s:%d" % (vip, port) if family == 4 else "[%s]:%d" % (vip, port)
+        self.xlbctl("vip", "add", ep, "--proto", "tcp", "--forward", forward)
+        for b in self.backend_names():
+            self.xlbctl("backend", "add", ep, "--proto", "tcp", self.addr4(b) if family == 4 else self.addr6(b))
+        if forward == "ipip":
+            for b in self.backend_names():
+                self.xlbctl("decap", "attach", "eth0", "--vip", VIP4, "--vip", VIP6, host=b,
+                            pin="%s/%s" % (self.pin, b))
+        return ep
+
+    def requests(self, host, count, port=80, deadline=60, interval=0.0):
+        r = self.sh("client", sys.executable, os.path.join(HERE, "client.py"), "--host", host,
+                    "--port", str(port), "--count", str(count), "--deadline", str(deadline),
+                    "--interval", str(interval), timeout=deadline + 30)
+        return json.loads(r.stdout)
+
+    def stats(self):
+        return json.loads(self.xlbctl("stats", "--json").stdout)
+
+
+def _signal_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def demo(args):
+    lab = Lab(args.build)
+    signal.signal(signal.SIGTERM, _signal_exit)
+    signal.signal(signal.SIGINT, _signal_exit)
+    try:
+        print("lab %s: creating namespaces (client, lb, %d backends on a bridge)" % (lab.id, lab.n))
+        lab.up()
+        lab.start_backends()
+        family = 6 if args.ipv6 else 4
+        ep = lab.setup_xlb(args.forward, family)
+        print("xlb attached on %s/eth0; VIP %s/tcp (%s) -> %s\n" % (
+            lab.ns["lb"], ep, args.forward,
+            ", ".join(lab.addr4(b) if family == 4 else lab.addr6(b) for b in lab.backend_names())))
+        print(lab.xlbctl("vip", "list").stdout)
+        host = VIP4 if family == 4 else VIP6
+        res = lab.requests(host, args.requests)
+        print("%d HTTP requests from the client to %s, one TCP connection each:" % (args.requests, ep))
+        for node in sorted(res["nodes"]):
+            n = res["nodes"][node]
+            print("  %-4s %4d  %5.1f%%  %s" % (node, n, 100.0 * n / args.requests, "#" * (n * 60 // args.requests)))
+        print("  failed: %d %s\n" % (res["failures"], res["errors"] or ""))
+        print("xlbctl stats:")
+        print(lab.xlbctl("stats").stdout)
+        ok = res["failures"] == 0 and len(res["nodes"]) == lab.n
+        if args.keep:
+            lab.up_done = False  # keep everything
+            print("The lab stays up. Enter it with:\n  nsenter --net=/run/netns/%s bash   # load balancer\n"
+                  "  nsenter --net=/run/netns/%s bash   # client (curl http://%s/api/v2/ping/)\n"
+                  "Tear it down with: %s down %s" % (lab.ns["lb"], lab.ns["client"], host, sys.argv[0], lab.id))
+            for p in lab.procs:
+                p.lab_name = None
+        return 0 if ok else 1
+    finally:
+        if not args.keep:
+            lab.down()
+
+
+def down(args):
+    for line in run(["ip", "netns", "list"]).stdout.splitlines():
+        name = line.split()[0]
+        if name.startswith(args.tag + "-"):
+            subprocess.run(["nsenter", "--net=/run/netns/" + name, "pkill", "-f", "backend_server.py"],
+                           capture_output=True)
+            run(["ip", "netns", "del", name], check=False)
+    subprocess.run(["rm", "-rf", "/sys/fs/bpf/" + args.tag])
+    print("lab %s removed" % args.tag)
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="CMake build directory")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="run the load balancer on the lab and show the spread")
+    d.add_argument("--forward", choices=["l2dsr", "ipip"], default="l2dsr")
+    d.add_argument("--ipv6", action="store_true", help="use the IPv6 VIP")
+    d.add_argument("--requests", type=int, default=300)
+    d.add_argument("--keep", action="store_true", help="leave the lab up and say how to enter it")
+    d.set_defaults(fn=demo)
+    t = sub.add_parser("down", help="remove a lab left up with --keep")
+    t.add_argument("tag")
+    t.set_defaults(fn=down)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("the lab needs root (network namespaces, XDP)", file=sys.stderr)
+        return 2
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// xlbctl output: tables for people, JSON for scripts.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "xlb/dataplane.h"
+
+namespace xlbctl {
+
+nlohmann::json vipsJson(const std::vector<xlb::VipInfo>& vips, const std::vector<xlb::BackendInfo>& bes);
+void printVips(const std::vector<xlb::VipInfo>& vips, const std::vector<xlb::BackendInfo>& bes);
+
+nlohmann::json statsJson(const xlb::Stats& s, const std::vector<xlb::VipInfo>& vips,
+                         const std::vector<xlb::BackendInfo>& bes);
+// prev (optional) and seconds turn counts into rates for --watch.
+void printStats(const xlb::Stats& s, const std::vector<xlb::VipInfo>& vips,
+                const std::vector<xlb::BackendInfo>& bes, const xlb::Stats* prev, double seconds);
+
+nlohmann::json flowsJson(const std::vector<xlb::FlowEntry>& flows, const std::vector<xlb::BackendInfo>& bes);
+void printFlows(const std::vector<xlb::FlowEntry>& flows, const std::vector<xlb::BackendInfo>& bes);
+
+nlohmann::json explainJson(const xlb::Explanation& e);
+void printExplain(const xlb::Explanation& e);
+
+std::string flowKeyStr(const xlb_flow_key& k);
+
+}  // namespace xlbctl

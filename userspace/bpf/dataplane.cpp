@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/dataplane.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "xlb/hash.h"
+#include "xlb/maglev.h"
+
+namespace xlb {
+
+xlb_vip_key VipKey::toAbi() const {
+  xlb_vip_key k{};
+  k.addr = ep.addr.toAbi();
+  k.port = htons(ep.port);
+  k.proto = proto;
+  k.family = ep.addr.family;
+  return k;
+}
+
+VipKey VipKey::fromAbi(const xlb_vip_key& k) {
+  return VipKey{Endpoint{IpAddr::fromAbi(k.addr, k.family), ntohs(k.port)}, k.proto};
+}
+
+std::string VipKey::str() const { return ep.str() + "/" + protoName(proto); }
+
+const char* forwardName(uint8_t f) { return f == XLB_FWD_IPIP ? "ipip" : "l2dsr"; }
+
+Result<uint8_t> parseForward(const std::string& s) {
+  if (s == "l2dsr") return static_cast<uint8_t>(XLB_FWD_L2DSR);
+  if (s == "ipip") return static_cast<uint8_t>(XLB_FWD_IPIP);
+  return fail(0, "invalid forwarding mode '" + s + "' (use l2dsr or ipip)");
+}
+
+const char* reasonName(uint32_t r) {
+  static const char* names[XLB_R_MAX] = {
+      "pass_not_ip",      "pass_not_vip",       "pass_fib_kernel",   "tx_flow_hit",
+      "tx_flow_new",      "redirect_flow_hit",  "redirect_flow_new", "tx_icmp",
+      "redirect_icmp",    "drop_malformed",     "drop_fragment",     "drop_ipv6_ext",
+      "drop_no_backend",  "drop_no_neigh",      "drop_encap",        "drop_too_big",
+      "drop_no_txport",   "drop_bad_family",
+  };
+  return r < XLB_R_MAX ? names[r] : "unknown";
+}
+
+namespace {
+
+Result<Fd> openPinned(const std::string& dir, const char* name) {
+  std::string path = dir + "/" + name;
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT)
+      return fail(0, "xlb is not attached with pin path " + dir +
+                         " (run: xlbctl attach IFACE" +
+                         (dir == kDefaultPinDir ? std::string() : " --pin-path " + dir) + ")");
+    if (e == EPERM || e == EACCES)
+      return fail(e, "cannot open " + path + ": needs root (CAP_BPF and CAP_NET_ADMIN)");
+    return fail(e, "cannot open " + path);
+  }
+  return Fd(fd);
+}
+
+int numCpus() {
+  static int n = libbpf_num_possible_cpus();
+  return n;
+}
+
+template <class K, class V>
+Result<void> update(const Fd& fd, const K& k, const V& v, uint64_t flags, const char* what) {
+  if (bpf_map_update_elem(fd.get(), &k, &v, flags) != 0) return fail(errno, what);
+  return {};
+}
+
+}  // namespace
+
+Result<Dataplane> Dataplane::open(const std::string& pinDir) {
+  Dataplane d;
+  d.pinDir_ = pinDir;
+  struct Want {
+    Fd* fd;
+    const char* name;
+  } wants[] = {{&d.meta_fd_, "xlb_meta"},       {&d.vips_, "xlb_vips"},
+               {&d.vipAddrs_, "xlb_vip_addrs"}, {&d.backends_, "xlb_backends"},
+               {&d.rings_, "xlb_rings"},        {&d.flows_, "xlb_flows"},
+               {&d.reasons_, "xlb_reasons"},    {&d.vipStats_, "xlb_vip_stats"},
+               {&d.beStats_, "xlb_be_stats"},   {&d.txPorts_, "xlb_tx_ports"}};
+  for (auto& w : wants) {
+    auto fd = openPinned(pinDir, w.name);
+    if (!fd) return std::unexpected(fd.error());
+    *w.fd = std::move(*fd);
+  }
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(d.meta_fd_.get(), &zero, &d.meta_) != 0)
+    return fail(errno, "cannot read " + pinDir + "/xlb_meta");
+  if (d.meta_.magic != XLB_META_MAGIC || d.meta_.abi_version != XLB_ABI_VERSION)
+    return fail(0, "the maps under " + pinDir + " were made by another xlb version (abi " +
+                       std::to_string(d.meta_.abi_version) + ", this is " +
+                       std::to_string(XLB_ABI_VERSION) + "): detach and attach again");
+  return d;
+}
+
+Result<Fd> Dataplane::lock() const {
+  int fd = ::open(pinDir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(errno, "cannot open " + pinDir_);
+  Fd f(fd);
+  if (flock(f.get(), LOCK_EX) != 0) return fail(errno, "cannot lock " + pinDir_);
+  return f;
+}
+
+Result<std::vector<VipInfo>> Dataplane::vips() const {
+  std::vector<VipInfo> out;
+  xlb_vip_key k{}, next{};
+  const xlb_vip_key* prev = nullptr;
+  while (bpf_map_get_next_key(vips_.get(), prev, &next) == 0) {
+    xlb_vip v{};
+    if (bpf_map_lookup_elem(vips_.get(), &next, &v) == 0)
+      out.push_back(VipInfo{VipKey::fromAbi(next), v.id, v.forward, v.ring_sel});
+    k = next;
+    prev = &k;
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<VipInfo> Dataplane::vip(const VipKey& key) const {
+  auto k = key.toAbi();
+  xlb_vip v{};
+  if (bpf_map_lookup_elem(vips_.get(), &k, &v) != 0)
+    return fail(0, "no such VIP " + key.str() + " (see: xlbctl vip list)");
+  return VipInfo{key, v.id, v.forward, v.ring_sel};
+}
+
+Result<void> Dataplane::zeroStats(int fd, uint32_t id) {
+  std::vector<xlb_lb_stats> zero(numCpus());
+  if (bpf_map_update_elem(fd, &id, zero.data(), BPF_ANY) != 0)
+    return fail(errno, "cannot reset counters");
+  return {};
+}
+
+Result<void> Dataplane::writeRingHalf(uint32_t vipId, uint32_t half,
+                                      const std::vector<uint32_t>& ring) {
+  uint32_t base = (vipId * 2 + half) * meta_.ring_size;
+  std::vector<uint32_t> keys(ring.size());
+  for (uint32_t i = 0; i < ring.size(); ++i) keys[i] = base + i;
+  uint32_t count = ring.size();
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  if (bpf_map_update_batch(rings_.get(), keys.data(), ring.data(), &count, &opts) == 0 &&
+      count == ring.size())
+    return {};
+  // Older kernels without batch ops on arrays: one element at a time.
+  for (uint32_t i = 0; i < ring.size(); ++i)
+    if (bpf_map_update_elem(rings_.get(), &keys[i], &ring[i], BPF_ANY) != 0)
+      return fail(errno, "cannot write ring");
+  return {};
+}
+
+Result<std::vector<uint32_t>> Dataplane::ring(const VipInfo& vip) const {
+  std::vector<uint32_t> ring(meta_.ring_size);
+  uint32_t base = (vip.id * 2 + (vip.ringSel & 1)) * meta_.ring_size;
+  for (uint32_t i = 0; i < meta_.ring_size; ++i) {
+    uint32_t k = base + i;
+    if (bpf_map_lookup_elem(rings_.get(), &k, &ring[i]) != 0) return fail(errno, "cannot read ring");
+  }
+  return ring;
+}
+
+Result<std::vector<BackendInfo>> Dataplane::backends() const {
+  std::vector<BackendInfo> out;
+  for (uint32_t id = 1; id < meta_.max_backends; ++id) {
+    xlb_backend b{};
+    if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0) return fail(errno, "cannot read backends");
+    if (b.flags & XLB_BE_IN_USE)
+      out.push_back({id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen});
+  }
+  return out;
+}
+
+Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
+  auto all = backends();
+  if (!all) return std::unexpected(all.error());
+  std::vector<MaglevBackend> mb;
+  for (const auto& b : *all)
+    if (b.vipId == vip.id) mb.push_back({b.id, b.addr, b.weight});
+  auto ring = maglevRing(mb, meta_.ring_size);
+  uint32_t next = (vip.ringSel & 1) ^ 1;
+  if (auto r = writeRingHalf(vip.id, next, ring); !r) return r;
+  // The flip: one map update switches the data plane to the new half.
+  auto k = vip.key.toAbi();
+  xlb_vip v{};
+  v.id = vip.id;
+  v.forward = vip.forward;
+  v.ring_sel = next;
+  return update(vips_, k, v, BPF_EXIST, "cannot flip ring");
+}
+
+Result<VipInfo> Dataplane::addVip(const VipKey& key, uint8_t forward) {
+  auto lk = lock();
+  if (!lk) return std::unexpected(lk.error());
+  auto all = vips();
+  if (!all) return std::unexpected(all.error());
+  std::set<uint32_t> used;
+  for (const auto& v : *all) {
+    if (v.key == key) return fail(EEXIST, "VIP " + key.str() + " exists (delete it first: xlbctl vip del)");
+    used.insert(v.id);
+  }
+  uint32_t id = 0;
+  while (used.count(id)) ++id;
+  if (id >= meta_.max_vips)
+    return fail(ENOSPC, "VIP table is full (" + std::to_string(meta_.max_vips) +
+                            "): detach and attach with a larger --max-vips");
+  std::vector<uint32_t> empty(meta_.ring_size, XLB_BACKEND_NONE);
+  for (uint32_t half = 0; half < 2; ++half)
+    if (auto r = writeRingHalf(id, half, empty); !r) return std::unexpected(r.error());
+  if (auto r = zeroStats(vipStats_.get(), id); !r) return std::unexpected(r.error());
+
+  auto ak = key.ep.addr.toKey();
+  uint32_t refs = 0;
+  bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs);
+  ++refs;
+  if (auto r = update(vipAddrs_, ak, refs, BPF_ANY, "cannot add VIP address"); !r)
+    return std::unexpected(r.error());
+  xlb_vip v{};
+  v.id = id;
+  v.forward = forward;
+  auto k = key.toAbi();
+  if (auto r = update(vips_, k, v, BPF_NOEXIST, "cannot add VIP"); !r) return std::unexpected(r.error());
+  return VipInfo{key, id, forward, 0};
+}
+
+template <class Pred>
+static Result<size_t> deleteFlowsWhere(const Fd& flows, Pred pred) {
+  std::vector<xlb_flow_key> doomed;
+  xlb_flow_key k{}, next{};
+  const xlb_flow_key* prev = nullptr;
+  while (bpf_map_get_next_key(flows.get(), prev, &next) == 0) {
+    xlb_flow f{};
+    if (bpf_map_lookup_elem(flows.get(), &next, &f) == 0 && pred(next, f)) doomed.push_back(next);
+    k = next;
+    prev = &k;
+  }
+  size_t n = 0;
+  for (const auto& d : doomed) n += bpf_map_delete_elem(flows.get(), &d) == 0;
+  return n;
+}
+
+Result<void> Dataplane::delVip(const VipKey& key) {
+  auto lk = lock();
+  if (!lk) return std::unexpected(lk.error());
+  auto v = vip(key);
+  if (!v) return std::unexpected(v.error());
+  auto k = key.toAbi();
+  if (bpf_map_delete_elem(vips_.get(), &k) != 0) return fail(errno, "cannot delete VIP");
+  auto all = backends();
+  if (!all) return std::unexpected(all.error());
+  for (const auto& b : *all) {
+    if (b.vipId != v->id) continue;
+    xlb_backend be{};
+    be.gen = b.gen;
+    if (auto r = update(backends_, b.id, be, BPF_ANY, "cannot delete backend"); !r) return r;
+  }
+  auto ak = key.ep.addr.toKey();
+  uint32_t refs = 0;
+  if (bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs) == 0) {
+    if (refs <= 1)
+      bpf_map_delete_elem(vipAddrs_.get(), &ak);
+    else if (auto r = update(vipAddrs_, ak, refs - 1, BPF_ANY, "cannot update VIP address"); !r)
+      return r;
+  }
+  std::vector<uint32_t> empty(meta_.ring_size, XLB_BACKEND_NONE);
+  for (uint32_t half = 0; half < 2; ++half)
+    if (auto r = writeRingHalf(v->id, half, empty); !r) return r;
+  auto dst = key.toAbi();
+  auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key& fk, const xlb_flow&) {
+    return fk.family == dst.family && fk.dport == dst.port && fk.proto == dst.proto &&
+           std::memcmp(&fk.dst, &dst.addr, sizeof(fk.dst)) == 0;
+  });
+  if (!n) return std::unexpected(n.error());
+  return {};
+}
+
+static Result<void> checkFamilies(const VipInfo& v, const IpAddr& be) {
+  if (v.forward == XLB_FWD_L2DSR && v.key.ep.addr.family != be.family)
+    return fail(0, "backend " + be.str() + " is not of the VIP's address family (l2dsr keeps the packet as it is; use --forward ipip for IPv4-in-IPv6)");
+  if (v.forward == XLB_FWD_IPIP && !v.key.ep.addr.isV4() && be.isV4())
+    return fail(0, "an IPv6 VIP cannot be tunnelled to an IPv4 backend " + be.str());
+  return {};
+}
+
+Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, uint32_t weight,
+                                          NeighbourKeeper* neigh) {
+  auto lk = lock();
+  if (!lk) return std::unexpected(lk.error());
+  auto v = vip(vk);
+  if (!v) return std::unexpected(v.error());
+  if (auto r = checkFamilies(*v, addr); !r) return std::unexpected(r.error());
+  uint32_t freeId = 0;
+  xlb_backend slot{};
+  for (uint32_t id = 1; id < meta_.max_backends; ++id) {
+    xlb_backend b{};
+    if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0) return fail(errno, "cannot read backends");
+    if (b.flags & XLB_BE_IN_USE) {
+      if (b.vip_id == v->id && IpAddr::fromAbi(b.addr, b.family) == addr)
+        return fail(EEXIST, "backend " + addr.str() + " is already in " + vk.str() +
+                                " (change its weight with: xlbctl backend set)");
+    } else if (!freeId) {
+      freeId = id;
+      slot = b;
+    }
+  }
+  if (!freeId)
+    return fail(ENOSPC, "backend table is full (" + std::to_string(meta_.max_backends - 1) +
+                            "): detach and attach with a larger --max-backends");
+  std::string warning;
+  if (neigh) {
+    // Resolve before the backend can be picked, so its first packets find
+    // the neighbour entry; a failure is reported but does not block.
+    if (auto r = neigh->keep(addr); !r) warning = r.error().describe();
+  }
+  if (auto r = zeroStats(beStats_.get(), freeId); !r) return std::unexpected(r.error());
+  xlb_backend b{};
+  b.addr = addr.toAbi();
+  b.family = addr.family;
+  b.vip_id = v->id;
+  b.weight = weight;
+  b.gen = slot.gen + 1;
+  b.flags = XLB_BE_IN_USE;
+  if (auto r = update(backends_, freeId, b, BPF_ANY, "cannot add backend"); !r)
+    return std::unexpected(r.error());
+  if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
+  return BackendInfo{freeId, addr, v->id, weight, b.gen, warning};
+}
+
+Result<BackendInfo> Dataplane::setWeight(const VipKey& vk, const IpAddr& addr, uint32_t weight) {
+  auto lk = lock();
+  if (!lk) return std::unexpected(lk.error());
+  auto v = vip(vk);
+  if (!v) return std::unexpected(v.error());
+  auto all = backends();
+  if (!all) return std::unexpected(all.error());
+  for (auto b : *all) {
+    if (b.vipId != v->id || b.addr != addr) continue;
+    xlb_backend be{};
+    bpf_map_lookup_elem(backends_.get(), &b.id, &be);
+    be.weight = weight;
+    if (auto r = update(backends_, b.id, be, BPF_ANY, "cannot set weight"); !r)
+      return std::unexpected(r.error());
+    if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
+    b.weight = weight;
+    return b;
+  }
+  return fail(ENOENT, "no backend " + addr.str() + " in " + vk.str() + " (see: xlbctl vip list)");
+}
+
+Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
+  auto lk = lock();
+  if (!lk) return std::unexpected(lk.error());
+  auto v = vip(vk);
+  if (!v) return std::unexpected(v.error());
+  auto all = backends();
+  if (!all) return std::unexpected(all.error());
+  for (const auto& b : *all) {
+    if (b.vipId != v->id || b.addr != addr) continue;
+    xlb_backend be{};
+    be.gen = b.gen;  // keep the generation: a reused slot must differ from it
+    if (auto r = update(backends_, b.id, be, BPF_ANY, "cannot delete backend"); !r) return r;
+    if (auto r = rebuildRing(*v); !r) return r;
+    // Its flows would be re-balanced on their next packet anyway; removing
+    // them now frees the table.
+    auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key&, const xlb_flow& f) {
+      return f.backend_id == b.id;
+    });
+    if (!n) return std::unexpected(n.error());
+    return {};
+  }
+  return fail(ENOENT, "no backend " + addr.str() + " in " + vk.str() + " (see: xlbctl vip list)");
+}
+
+Result<Stats> Dataplane::stats() const {
+  Stats s;
+  int n = numCpus();
+  std::vector<xlb_counter> per(n);
+  for (uint32_t r = 0; r < XLB_R_MAX; ++r) {
+    if (bpf_map_lookup_elem(reasons_.get(), &r, per.data()) != 0) return fail(errno, "cannot read counters");
+    xlb_counter sum{};
+    for (const auto& c : per) {
+      sum.packets += c.packets;
+      sum.bytes += c.bytes;
+    }
+    s.reasons.push_back(sum);
+  }
+  std::vector<xlb_lb_stats> lb(n);
+  auto sumLb = [&](const Fd& fd, uint32_t id) -> Result<LbCounters> {
+    if (bpf_map_lookup_elem(fd.get(), &id, lb.data()) != 0) return fail(errno, "cannot read counters");
+    LbCounters c;
+    for (const auto& x : lb) {
+      c.packets += x.packets;
+      c.bytes += x.bytes;
+      c.newFlows += x.new_flows;
+    }
+    return c;
+  };
+  auto vs = vips();
+  if (!vs) return std::unexpected(vs.error());
+  for (const auto& v : *vs) {
+    auto c = sumLb(vipStats_, v.id);
+    if (!c) return std::unexpected(c.error());
+    s.vips[v.id] = *c;
+  }
+  auto bs = backends();
+  if (!bs) return std::unexpected(bs.error());
+  for (const auto& b : *bs) {
+    auto c = sumLb(beStats_, b.id);
+    if (!c) return std::unexpected(c.error());
+    s.backends[b.id] = *c;
+  }
+  return s;
+}
+
+Result<std::vector<FlowEntry>> Dataplane::flows(size_t limit) const {
+  std::vector<FlowEntry> out;
+  xlb_flow_key k{}, next{};
+  const xlb_flow_key* prev = nullptr;
+  while (out.size() < limit && bpf_map_get_next_key(flows_.get(), prev, &next) == 0) {
+    xlb_flow f{};
+    if (bpf_map_lookup_elem(flows_.get(), &next, &f) == 0) out.push_back({next, f});
+    k = next;
+    prev = &k;
+  }
+  return out;
+}
+
+Result<size_t> Dataplane::flushFlows() {
+  return deleteFlowsWhere(flows_, [](const xlb_flow_key&, const xlb_flow&) { return true; });
+}
+
+Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
+  VipKey vk{Endpoint{IpAddr::fromAbi(key.dst, key.family), ntohs(key.dport)}, key.proto};
+  auto v = vip(vk);
+  if (!v) return fail(0, vk.str() + " is not a VIP: the packet passes to the kernel untouched");
+  Explanation e;
+  e.vip = *v;
+  e.hash = xlb_hash_flow(&key);
+  e.slot = e.hash % meta_.ring_size;
+  auto lookupBackend = [&](uint32_t id) -> std::optional<BackendInfo> {
+    xlb_backend b{};
+    if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0 || !(b.flags & XLB_BE_IN_USE))
+      return std::nullopt;
+    return BackendInfo{id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen};
+  };
+  xlb_flow f{};
+  if (bpf_map_lookup_elem(flows_.get(), &key, &f) == 0) {
+    e.flow = f;
+    auto b = lookupBackend(f.backend_id);
+    if (b && b->gen == f.gen && b->vipId == v->id) {
+      e.flowValid = true;
+      e.backend = b;
+      e.reason = "flow table entry (backend " + std::to_string(f.backend_id) + ")";
+      return e;
+    }
+  }
+  uint32_t idx = (v->id * 2 + (v->ringSel & 1)) * meta_.ring_size + e.slot;
+  uint32_t id = 0;
+  if (bpf_map_lookup_elem(rings_.get(), &idx, &id) != 0) return fail(errno, "cannot read ring");
+  e.backend = id ? lookupBackend(id) : std::nullopt;
+  std::string prefix = e.flow ? "stale flow entry (its backend is gone); " : "no flow entry; ";
+  e.reason = prefix + "ring slot " + std::to_string(e.slot) + " of " +
+             std::to_string(meta_.ring_size) + " (ring half " + std::to_string(v->ringSel) + ")";
+  if (!e.backend) e.reason += ": the ring is empty, the packet is dropped (drop_no_backend)";
+  return e;
+}
+
+}  // namespace xlb

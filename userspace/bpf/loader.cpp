@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <xdp/libxdp.h>
+
+#include <cstdarg>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "xlb/fd.h"
+#include "xlb/maglev.h"
+#include "xlb_decap.skel.h"
+#include "xlb_xdp.skel.h"
+
+namespace xlb {
+namespace {
+
+namespace fs = std::filesystem;
+
+int quietPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level != LIBBPF_WARN) return 0;
+  return vfprintf(stderr, fmt, args);
+}
+int quietXdpPrint(enum libxdp_print_level level, const char* fmt, va_list args) {
+  if (level != LIBXDP_WARN) return 0;
+  return vfprintf(stderr, fmt, args);
+}
+
+void quietLibs() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  if (!getenv("XLB_DEBUG_BPF")) {
+    libbpf_set_print(quietPrint);
+    libxdp_set_print(quietXdpPrint);
+  }
+}
+
+Error sysError(int code, const std::string& what) {
+  if (code == EPERM || code == EACCES)
+    return Error{code, what + ": needs root (CAP_BPF and CAP_NET_ADMIN)"};
+  return Error{code, what};
+}
+
+Result<int> ifindexOf(const std::string& ifname) {
+  unsigned idx = if_nametoindex(ifname.c_str());
+  if (idx == 0) return fail(0, "interface '" + ifname + "' not found (see: ip link)");
+  return static_cast<int>(idx);
+}
+
+enum xdp_attach_mode toXdpMode(AttachMode m) {
+  switch (m) {
+    case AttachMode::Native: return XDP_MODE_NATIVE;
+    case AttachMode::Generic: return XDP_MODE_SKB;
+    case AttachMode::Auto: break;
+  }
+  return XDP_MODE_UNSPEC;
+}
+
+Result<Fd> lockDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(errno, "cannot open " + dir);
+  Fd f(fd);
+  if (flock(f.get(), LOCK_EX) != 0) return fail(errno, "cannot lock " + dir);
+  return f;
+}
+
+struct MultiprogCloser {
+  void operator()(xdp_multiprog* mp) const { xdp_multiprog__close(mp); }
+};
+using Multiprog = std::unique_ptr<xdp_multiprog, MultiprogCloser>;
+
+// The program called progName attached to ifindex, if any, and the mode.
+struct Attached {
+  Multiprog mp;
+  xdp_program* prog = nullptr;
+  enum xdp_attach_mode mode = XDP_MODE_UNSPEC;
+};
+
+Attached findAttached(int ifindex, const char* progName) {
+  Attached a;
+  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+  if (libxdp_get_error(mp) || !mp) return a;
+  a.mp.reset(mp);
+  a.mode = xdp_multiprog__attach_mode(mp);
+  if (xdp_multiprog__is_legacy(mp)) {
+    xdp_program* p = xdp_multiprog__main_prog(mp);
+    if (p && std::strcmp(xdp_program__name(p), progName) == 0) a.prog = p;
+    return a;
+  }
+  for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
+       p = xdp_multiprog__next_prog(p, mp))
+    if (std::strcmp(xdp_program__name(p), progName) == 0) a.prog = p;
+  return a;
+}
+
+Result<void> ensureDir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(ec.value(), "cannot create " + dir);
+  return {};
+}
+
+Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, AttachMode mode, const char* progName,
+                               bool* replaced) {
+  xdp_program* prog = xdp_program__from_bpf_obj(obj, "xdp");
+  if (long err = libxdp_get_error(prog); err || !prog)
+    return std::unexpected(sysError(err ? -static_cast<int>(err) : EINVAL, "cannot prepare XDP program"));
+  std::unique_ptr<xdp_program, void (*)(xdp_program*)> guard(prog, xdp_program__close);
+
+  Attached old = findAttached(ifindex, progName);
+  enum xdp_attach_mode m = toXdpMode(mode);
+  if (old.prog && m == XDP_MODE_UNSPEC) m = old.mode;
+  // New program first, old one after: at every moment one of them runs.
+  int rc = xdp_program__attach(prog, ifindex, m, 0);
+  if (rc != 0) {
+    if (rc == -EEXIST || rc == -EBUSY)
+      return fail(-rc, "cannot attach: another XDP program owns the interface without libxdp's dispatcher (see: xdp-loader status)");
+    return std::unexpected(sysError(-rc, "cannot attach XDP program"));
+  }
+  uint32_t id = xdp_program__id(prog);
+  if (old.prog) {
+    rc = xdp_program__detach(old.prog, ifindex, old.mode, 0);
+    if (rc != 0) return std::unexpected(sysError(-rc, "attached the new program, but cannot detach the old one"));
+    *replaced = true;
+  }
+  return id;
+}
+
+Result<void> detachProgram(int ifindex, const char* progName, const std::string& ifname) {
+  Attached a = findAttached(ifindex, progName);
+  if (!a.prog) return fail(ENOENT, std::string(progName) + " is not attached to " + ifname);
+  int rc = xdp_program__detach(a.prog, ifindex, a.mode, 0);
+  if (rc != 0) return std::unexpected(sysError(-rc, "cannot detach from " + ifname));
+  return {};
+}
+
+uint32_t hostMask4(uint8_t len) { return len >= 32 ? 0 : htonl(0xffffffffu >> len); }
+uint32_t hostMask6(uint8_t len) { return len >= 128 ? 0 : len <= 96 ? 0xffffffffu : htonl(0xffffffffu >> (len - 96)); }
+
+}  // namespace
+
+Result<AttachMode> parseAttachMode(const std::string& s) {
+  if (s == "native") return AttachMode::Native;
+  if (s == "generic") return AttachMode::Generic;
+  if (s == "auto") return AttachMode::Auto;
+  return fail(0, "invalid mode '" + s + "' (use native, generic or auto)");
+}
+
+Result<void> checkBpffs(const std::string& pinDir) {
+  fs::path p = pinDir;
+  while (!p.empty() && !fs::exists(p)) p = p.parent_path();
+  struct statfs st {};
+  if (p.empty() || statfs(p.c_str(), &st) != 0 || st.f_type != BPF_FS_MAGIC)
+    return fail(0, pinDir + " is not on a bpf filesystem (mount one: mount -t bpf bpf /sys/fs/bpf)");
+  return {};
+}
+
+Result<xlb_meta> makeMeta(const LoadSettings& w) {
+  xlb_meta m{};
+  m.magic = XLB_META_MAGIC;
+  m.abi_version = XLB_ABI_VERSION;
+  m.ring_size = w.ringSize.value_or(XLB_DEFAULT_RING_SIZE);
+  m.max_vips = w.maxVips.value_or(XLB_DEFAULT_MAX_VIPS);
+  m.max_backends = w.maxBackends.value_or(XLB_DEFAULT_MAX_BACKENDS);
+  m.max_flows = w.maxFlows.value_or(XLB_DEFAULT_MAX_FLOWS);
+  if (!isPrime(m.ring_size) || m.ring_size < 3)
+    return fail(0, "--ring-size " + std::to_string(m.ring_size) + " is not a prime (try 65537, 16381 or 1031)");
+  if (m.max_vips == 0 || uint64_t(m.max_vips) * 2 * m.ring_size > 0xffffffffull / 4)
+    return fail(0, "--max-vips × 2 × --ring-size is too large for one ring map");
+  if (m.max_backends < 2) return fail(0, "--max-backends must be at least 2");
+  if (m.max_flows < 1) return fail(0, "--max-flows must be at least 1");
+  if (w.encap4) {
+    if (!w.encap4->addr.isV4()) return fail(0, "--encap-src4 needs an IPv4 prefix");
+    std::memcpy(&m.encap4_net, w.encap4->addr.bytes.data(), 4);
+    m.encap4_hostmask = hostMask4(w.encap4->len);
+    m.encap4_net &= ~m.encap4_hostmask;
+  } else {
+    m.encap4_net = htonl(0xac100000u);  // 172.16.0.0/16
+    m.encap4_hostmask = hostMask4(16);
+  }
+  if (w.encap6) {
+    if (w.encap6->addr.isV4()) return fail(0, "--encap-src6 needs an IPv6 prefix");
+    std::memcpy(m.encap6_net, w.encap6->addr.bytes.data(), 16);
+    m.encap6_hostmask = hostMask6(w.encap6->len);
+    m.encap6_net[3] &= ~m.encap6_hostmask;
+  } else {
+    m.encap6_net[0] = htonl(0xfd00u << 16);  // fd00::/96 (a ULA prefix)
+    m.encap6_hostmask = 0xffffffffu;
+  }
+  return m;
+}
+
+Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
+                            const LoadSettings& want) {
+  quietLibs();
+  auto ifindex = ifindexOf(ifname);
+  if (!ifindex) return std::unexpected(ifindex.error());
+  if (auto r = checkBpffs(pinDir); !r) return std::unexpected(r.error());
+  if (auto r = ensureDir(pinDir); !r) return std::unexpected(r.error());
+  auto lk = lockDir(pinDir);
+  if (!lk) return std::unexpected(lk.error());
+
+  // An existing instance keeps its settings: its maps are sized by them.
+  xlb_meta meta{};
+  bool existing = false;
+  {
+    int fd = bpf_obj_get((pinDir + "/xlb_meta").c_str());
+    if (fd >= 0) {
+      Fd f(fd);
+      uint32_t zero = 0;
+      if (bpf_map_lookup_elem(f.get(), &zero, &meta) == 0 && meta.magic == XLB_META_MAGIC) {
+        existing = true;
+        if (meta.abi_version != XLB_ABI_VERSION)
+          return fail(0, "the instance under " + pinDir + " has ABI version " +
+                             std::to_string(meta.abi_version) + ": detach it from every interface first");
+        if ((want.ringSize && *want.ringSize != meta.ring_size) ||
+            (want.maxVips && *want.maxVips != meta.max_vips) ||
+            (want.maxBackends && *want.maxBackends != meta.max_backends) ||
+            (want.maxFlows && *want.maxFlows != meta.max_flows))
+          return fail(0, "the instance under " + pinDir +
+                             " was loaded with other capacities; detach it from every interface to change them");
+      }
+    } else if (errno == EPERM || errno == EACCES) {
+      return std::unexpected(sysError(errno, "cannot open " + pinDir));
+    }
+  }
+  if (!existing) {
+    auto m = makeMeta(want);
+    if (!m) return std::unexpected(m.error());
+    meta = *m;
+  }
+
+  std::unique_ptr<xlb_xdp, void (*)(xlb_xdp*)> skel(xlb_xdp__open(), xlb_xdp__destroy);
+  if (!skel) return std::unexpected(sysError(errno, "cannot open the xlb_xdp object"));
+  skel->rodata->xlb_ring_size = meta.ring_size;
+  skel->rodata->xlb_encap4_net = meta.encap4_net;
+  skel->rodata->xlb_encap4_hostmask = meta.encap4_hostmask;
+  for (int i = 0; i < 4; ++i) skel->rodata->xlb_encap6_net[i] = meta.encap6_net[i];
+  skel->rodata->xlb_encap6_hostmask = meta.encap6_hostmask;
+  bpf_map__set_max_entries(skel->maps.xlb_vips, meta.max_vips);
+  bpf_map__set_max_entries(skel->maps.xlb_vip_addrs, meta.max_vips);
+  bpf_map__set_max_entries(skel->maps.xlb_vip_stats, meta.max_vips);
+  bpf_map__set_max_entries(skel->maps.xlb_rings, meta.max_vips * 2 * meta.ring_size);
+  bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
+  bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
+  bpf_map__set_max_entries(skel->maps.xlb_flows, meta.max_flows);
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    std::string path = pinDir + "/" + bpf_map__name(map);
+    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return fail(errno, "cannot set pin path " + path);
+  }
+
+  AttachResult res;
+  auto id = attachProgram(skel->obj, *ifindex, mode, "xlb_xdp", &res.replaced);
+  if (!id) return std::unexpected(id.error());
+  res.progId = *id;
+
+  uint32_t zero = 0;
+  if (!existing && bpf_map__update_elem(skel->maps.xlb_meta, &zero, sizeof(zero), &meta, sizeof(meta), 0) != 0)
+    return fail(errno, "cannot write xlb_meta");
+  uint32_t ifx = static_cast<uint32_t>(*ifindex);
+  if (bpf_map__update_elem(skel->maps.xlb_tx_ports, &ifx, sizeof(ifx), &ifx, sizeof(ifx), 0) != 0)
+    return fail(errno, "cannot add " + ifname + " to xlb_tx_ports");
+  res.meta = meta;
+  return res;
+}
+
+static Result<void> unpinAll(const std::string& pinDir, std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    std::string p = pinDir + "/" + n;
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) return fail(errno, "cannot unpin " + p);
+  }
+  ::rmdir(pinDir.c_str());  // only if empty: other instances' pins stay
+  return {};
+}
+
+Result<void> detach(const std::string& pinDir, const std::string& ifname) {
+  quietLibs();
+  auto ifindex = ifindexOf(ifname);
+  if (!ifindex) return std::unexpected(ifindex.error());
+  if (auto r = detachProgram(*ifindex, "xlb_xdp", ifname); !r) return r;
+  int fd = bpf_obj_get((pinDir + "/xlb_tx_ports").c_str());
+  if (fd < 0) return {};
+  Fd ports(fd);
+  uint32_t ifx = static_cast<uint32_t>(*ifindex), next = 0;
+  bpf_map_delete_elem(ports.get(), &ifx);
+  if (bpf_map_get_next_key(ports.get(), nullptr, &next) == 0) return {};  // still attached elsewhere
+  return unpinAll(pinDir, {"xlb_vips", "xlb_vip_addrs", "xlb_backends", "xlb_rings", "xlb_flows",
+                           "xlb_reasons", "xlb_vip_stats", "xlb_be_stats", "xlb_tx_ports", "xlb_meta"});
+}
+
+Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
+                             const std::vector<IpAddr>& vips) {
+  quietLibs();
+  auto ifindex = ifindexOf(ifname);
+  if (!ifindex) return std::unexpected(ifindex.error());
+  if (auto r = checkBpffs(pinDir); !r) return std::unexpected(r.error());
+  if (auto r = ensureDir(pinDir); !r) return std::unexpected(r.error());
+  auto lk = lockDir(pinDir);
+  if (!lk) return std::unexpected(lk.error());
+  std::unique_ptr<xlb_decap, void (*)(xlb_decap*)> skel(xlb_decap__open(), xlb_decap__destroy);
+  if (!skel) return std::unexpected(sysError(errno, "cannot open the xlb_decap object"));
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    std::string path = pinDir + "/" + bpf_map__name(map);
+    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return fail(errno, "cannot set pin path " + path);
+  }
+  bool replaced = false;
+  auto id = attachProgram(skel->obj, *ifindex, mode, "xlb_decap", &replaced);
+  if (!id) return std::unexpected(id.error());
+  for (const auto& v : vips) {
+    auto k = v.toKey();
+    uint32_t one = 1;
+    if (bpf_map__update_elem(skel->maps.xlb_dcp_vips, &k, sizeof(k), &one, sizeof(one), 0) != 0)
+      return fail(errno, "cannot add decap VIP " + v.str());
+  }
+  return *id;
+}
+
+Result<void> decapDetach(const std::string& pinDir, const std::string& ifname) {
+  quietLibs();
+  auto ifindex = ifindexOf(ifname);
+  if (!ifindex) return std::unexpected(ifindex.error());
+  if (auto r = detachProgram(*ifindex, "xlb_decap", ifname); !r) return r;
+  return unpinAll(pinDir, {"xlb_dcp_vips", "xlb_dcp_stats"});
+}
+
+Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add) {
+  std::string path = pinDir + "/xlb_dcp_vips";
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    if (errno == ENOENT) return fail(0, "xlb_decap is not attached with pin path " + pinDir + " (run: xlbctl decap attach IFACE)");
+    return std::unexpected(sysError(errno, "cannot open " + path));
+  }
+  Fd f(fd);
+  auto k = vip.toKey();
+  uint32_t one = 1;
+  int rc = add ? bpf_map_update_elem(f.get(), &k, &one, BPF_ANY) : bpf_map_delete_elem(f.get(), &k);
+  if (rc != 0) return fail(errno, std::string(add ? "cannot add " : "cannot remove ") + vip.str());
+  return {};
+}
+
+}  // namespace xlb

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/neigh.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <ctime>
+#include <memory>
+#include <vector>
+
+namespace xlb {
+namespace {
+
+struct MnlCloser {
+  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+};
+using MnlSocket = std::unique_ptr<mnl_socket, MnlCloser>;
+
+Result<MnlSocket> openRtnl() {
+  MnlSocket s(mnl_socket_open(NETLINK_ROUTE));
+  if (!s) return fail(errno, "cannot open rtnetlink socket");
+  if (mnl_socket_bind(s.get(), 0, MNL_SOCKET_AUTOPID) < 0) return fail(errno, "cannot bind rtnetlink socket");
+  timeval tv{2, 0};  // the kernel answers at once; never hang a CLI on it
+  setsockopt(mnl_socket_get_fd(s.get()), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return s;
+}
+
+struct Route {
+  int oif = 0;
+  IpAddr nexthop;
+};
+
+int routeAttr(const nlattr* attr, void* data) {
+  auto* tb = static_cast<const nlattr**>(data);
+  int type = mnl_attr_get_type(attr);
+  if (mnl_attr_type_valid(attr, RTA_MAX) > 0) tb[type] = attr;
+  return MNL_CB_OK;
+}
+
+int routeCb(const nlmsghdr* nlh, void* data) {
+  auto* r = static_cast<Route*>(data);
+  const nlattr* tb[RTA_MAX + 1] = {};
+  mnl_attr_parse(nlh, sizeof(rtmsg), routeAttr, tb);
+  if (tb[RTA_OIF]) r->oif = static_cast<int>(mnl_attr_get_u32(tb[RTA_OIF]));
+  if (tb[RTA_GATEWAY]) {
+    size_t len = mnl_attr_get_payload_len(tb[RTA_GATEWAY]);
+    if (len == 4 || len == 16) {
+      r->nexthop.family = len == 4 ? XLB_AF_INET : XLB_AF_INET6;
+      r->nexthop.bytes = {};
+      std::memcpy(r->nexthop.bytes.data(), mnl_attr_get_payload(tb[RTA_GATEWAY]), len);
+    }
+  }
+  return MNL_CB_OK;
+}
+
+Result<void> talk(mnl_socket* s, nlmsghdr* nlh, mnl_cb_t cb, void* data, const std::string& what) {
+  unsigned portid = mnl_socket_get_portid(s);
+  if (mnl_socket_sendto(s, nlh, nlh->nlmsg_len) < 0) return fail(errno, what);
+  // Both requests here are single-message: one reply (or ack) answers them.
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  ssize_t n = mnl_socket_recvfrom(s, buf.data(), buf.size());
+  if (n < 0) return fail(errno, what);
+  if (mnl_cb_run(buf.data(), n, nlh->nlmsg_seq, portid, cb, data) == MNL_CB_ERROR)
+    return fail(errno, what);
+  return {};
+}
+
+}  // namespace
+
+Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
+  auto s = openRtnl();
+  if (!s) return std::unexpected(s.error());
+  int af = backend.isV4() ? AF_INET : AF_INET6;
+  size_t alen = backend.isV4() ? 4 : 16;
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETROUTE;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = static_cast<uint32_t>(time(nullptr));
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = af;
+  rtm->rtm_dst_len = alen * 8;
+  mnl_attr_put(nlh, RTA_DST, alen, backend.bytes.data());
+  Route route;
+  route.nexthop = backend;
+  if (auto r = talk(s->get(), nlh, routeCb, &route, "no route to backend " + backend.str()); !r)
+    return r;
+  if (route.oif == 0) return fail(0, "no route to backend " + backend.str());
+
+  nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_NEWNEIGH;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
+  nlh->nlmsg_seq = static_cast<uint32_t>(time(nullptr)) + 1;
+  auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
+  ndm->ndm_family = route.nexthop.isV4() ? AF_INET : AF_INET6;
+  ndm->ndm_ifindex = route.oif;
+  ndm->ndm_state = NUD_NONE;
+  ndm->ndm_flags = NTF_USE;
+  mnl_attr_put(nlh, NDA_DST, route.nexthop.isV4() ? 4 : 16, route.nexthop.bytes.data());
+  mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
+  return talk(s->get(), nlh, nullptr, nullptr,
+              "cannot create managed neighbour entry for " + route.nexthop.str());
+}
+
+}  // namespace xlb
