@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/addr.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include "xlb/hash.h"
+
+namespace xlb {
+namespace {
+
+TEST(Addr, ParsesBothFamilies) {
+  auto a = IpAddr::parse("198.18.0.10");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->isV4());
+  EXPECT_EQ(a->str(), "198.18.0.10");
+  auto b = IpAddr::parse("2001:db8::10");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->family, XLB_AF_INET6);
+  EXPECT_EQ(b->str(), "2001:db8::10");
+}
+
+TEST(Addr, RejectsGarbageWithAHint) {
+  auto a = IpAddr::parse("198.18.0.300");
+  ASSERT_FALSE(a);
+  EXPECT_NE(a.error().message.find("invalid address"), std::string::npos);
+}
+
+TEST(Endpoint, ParsesV4AndBracketedV6) {
+  auto e = Endpoint::parse("198.18.0.10:80");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->port, 80);
+  auto f = Endpoint::parse("[2001:db8::1]:443");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->port, 443);
+  EXPECT_EQ(f->str(), "[2001:db8::1]:443");
+}
+
+TEST(Endpoint, RejectsBadInput) {
+  for (const char* bad : {"198.18.0.10", "198.18.0.10:0", "198.18.0.10:70000", "2001:db8::1:80",
+                          "[2001:db8::1]80", "x:80", "198.18.0.10:8a"})
+    EXPECT_FALSE(Endpoint::parse(bad)) << bad;
+}
+
+TEST(Prefix, Parses) {
+  auto p = Prefix::parse("198.19.255.0/24");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->len, 24);
+  EXPECT_FALSE(Prefix::parse("198.19.255.0/33"));
+  EXPECT_FALSE(Prefix::parse("198.19.255.0"));
+}
+
+TEST(Proto, Parses) {
+  EXPECT_EQ(*parseProto("tcp"), IPPROTO_TCP);
+  EXPECT_EQ(*parseProto("udp"), IPPROTO_UDP);
+  EXPECT_FALSE(parseProto("sctp"));
+}
+
+// The flow hash is shared with the BPF program; pin its value so a change
+// that would make xlbctl explain disagree with the data plane is caught.
+TEST(FlowHash, IsStableAndSensitiveToEveryField) {
+  xlb_flow_key k{};
+  k.family = XLB_AF_INET;
+  k.proto = IPPROTO_TCP;
+  k.src.addr[0] = htonl(0xc6120001);
+  k.dst.addr[0] = htonl(0xc6130064);
+  k.sport = htons(40000);
+  k.dport = htons(80);
+  uint32_t h = xlb_hash_flow(&k);
+  EXPECT_EQ(h, 1377535693u);
+  auto k2 = k;
+  k2.sport = htons(40001);
+  EXPECT_NE(h, xlb_hash_flow(&k2));
+  k2 = k;
+  k2.proto = IPPROTO_UDP;
+  EXPECT_NE(h, xlb_hash_flow(&k2));
+  k2 = k;
+  k2.src.addr[3] = 1;
+  EXPECT_NE(h, xlb_hash_flow(&k2));
+}
+
+}  // namespace
+}  // namespace xlb
