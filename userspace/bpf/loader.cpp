@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <sys/file.h>
@@ -27,14 +28,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int quietPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level != LIBBPF_WARN) return 0;
-  return vfprintf(stderr, fmt, args);
-}
-int quietXdpPrint(enum libxdp_print_level level, const char* fmt, va_list args) {
-  if (level != LIBXDP_WARN) return 0;
-  return vfprintf(stderr, fmt, args);
-}
+// The libraries' own chatter (libxdp's dispatcher fallback, libbpf's
+// rlimit hints) is noise next to the errors xlb reports itself; set
+// XLB_DEBUG_BPF=1 to see it.
+int quietPrint(enum libbpf_print_level, const char*, va_list) { return 0; }
+int quietXdpPrint(enum libxdp_print_level, const char*, va_list) { return 0; }
 
 void quietLibs() {
   static bool done = false;
@@ -111,21 +109,69 @@ Result<void> ensureDir(const std::string& dir) {
   return {};
 }
 
+// Maps already pinned are reused as they are (libbpf's own compatibility
+// check trips over flags the kernel adds, such as a devmap's
+// BPF_F_RDONLY_PROG); new ones are pinned by libbpf when created.
+Result<void> pinMaps(bpf_object* obj, const std::string& pinDir) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    if (bpf_map__is_internal(map)) continue;
+    std::string path = pinDir + "/" + bpf_map__name(map);
+    int fd = bpf_obj_get(path.c_str());
+    if (fd >= 0) {
+      int rc = bpf_map__reuse_fd(map, fd);
+      ::close(fd);  // reuse_fd keeps its own duplicate
+      if (rc != 0) return fail(-rc, "cannot reuse pinned map " + path);
+    } else if (bpf_map__set_pin_path(map, path.c_str()) != 0) {
+      return fail(errno, "cannot set pin path " + path);
+    }
+  }
+  return {};
+}
+
+uint32_t progIdOf(int fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+// libxdp's legacy mode (no dispatcher: it fails to load on some kernels):
+// swap the program in one netlink request, XDP_FLAGS_REPLACE naming the
+// old one, so the interface is never without xlb.
+Result<uint32_t> replaceLegacy(bpf_object* obj, int ifindex, const Attached& old) {
+  if (int rc = bpf_object__load(obj); rc != 0) return std::unexpected(sysError(-rc, "cannot load XDP program"));
+  bpf_program* p = bpf_object__next_program(obj, nullptr);
+  int fd = p ? bpf_program__fd(p) : -1;
+  if (fd < 0) return fail(EINVAL, "XDP program has no fd after load");
+  uint32_t flags = XDP_FLAGS_REPLACE | (old.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_program__fd(old.prog));
+  if (int rc = bpf_xdp_attach(ifindex, fd, flags, &opts); rc != 0)
+    return std::unexpected(sysError(-rc, "cannot replace the attached XDP program"));
+  return progIdOf(fd);
+}
+
 Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, AttachMode mode, const char* progName,
                                bool* replaced) {
+  Attached old = findAttached(ifindex, progName);
+  if (old.prog && xdp_multiprog__is_legacy(old.mp.get())) {
+    if (mode != AttachMode::Auto && toXdpMode(mode) != old.mode)
+      return fail(0, std::string(progName) + " is attached in another mode: detach it first to change modes");
+    *replaced = true;
+    return replaceLegacy(obj, ifindex, old);
+  }
+
   xdp_program* prog = xdp_program__from_bpf_obj(obj, "xdp");
   if (long err = libxdp_get_error(prog); err || !prog)
     return std::unexpected(sysError(err ? -static_cast<int>(err) : EINVAL, "cannot prepare XDP program"));
   std::unique_ptr<xdp_program, void (*)(xdp_program*)> guard(prog, xdp_program__close);
-
-  Attached old = findAttached(ifindex, progName);
   enum xdp_attach_mode m = toXdpMode(mode);
   if (old.prog && m == XDP_MODE_UNSPEC) m = old.mode;
-  // New program first, old one after: at every moment one of them runs.
+  // Dispatcher mode: the new program first, the old one after; at every
+  // moment one of them runs.
   int rc = xdp_program__attach(prog, ifindex, m, 0);
   if (rc != 0) {
     if (rc == -EEXIST || rc == -EBUSY)
-      return fail(-rc, "cannot attach: another XDP program owns the interface without libxdp's dispatcher (see: xdp-loader status)");
+      return fail(-rc, "cannot attach: another XDP program owns the interface (see: xdp-loader status)");
     return std::unexpected(sysError(-rc, "cannot attach XDP program"));
   }
   uint32_t id = xdp_program__id(prog);
@@ -255,12 +301,7 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
   bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_flows, meta.max_flows);
-  bpf_map* map;
-  bpf_object__for_each_map(map, skel->obj) {
-    if (bpf_map__is_internal(map)) continue;
-    std::string path = pinDir + "/" + bpf_map__name(map);
-    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return fail(errno, "cannot set pin path " + path);
-  }
+  if (auto r = pinMaps(skel->obj, pinDir); !r) return std::unexpected(r.error());
 
   AttachResult res;
   auto id = attachProgram(skel->obj, *ifindex, mode, "xlb_xdp", &res.replaced);
@@ -312,12 +353,7 @@ Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifnam
   if (!lk) return std::unexpected(lk.error());
   std::unique_ptr<xlb_decap, void (*)(xlb_decap*)> skel(xlb_decap__open(), xlb_decap__destroy);
   if (!skel) return std::unexpected(sysError(errno, "cannot open the xlb_decap object"));
-  bpf_map* map;
-  bpf_object__for_each_map(map, skel->obj) {
-    if (bpf_map__is_internal(map)) continue;
-    std::string path = pinDir + "/" + bpf_map__name(map);
-    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return fail(errno, "cannot set pin path " + path);
-  }
+  if (auto r = pinMaps(skel->obj, pinDir); !r) return std::unexpected(r.error());
   bool replaced = false;
   auto id = attachProgram(skel->obj, *ifindex, mode, "xlb_decap", &replaced);
   if (!id) return std::unexpected(id.error());
