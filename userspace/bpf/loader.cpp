@@ -20,8 +20,8 @@
 
 #include "xlb/fd.h"
 #include "xlb/maglev.h"
+#include "xdp_object.h"
 #include "xlb_decap.skel.h"
-#include "xlb_xdp.skel.h"
 
 namespace xlb {
 namespace {
@@ -196,6 +196,26 @@ uint32_t hostMask6(uint8_t len) { return len >= 128 ? 0 : len <= 96 ? 0xffffffff
 
 }  // namespace
 
+Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
+  quietLibs();
+  XdpSkel skel(xlb_xdp__open(), xlb_xdp__destroy);
+  if (!skel) return std::unexpected(sysError(errno, "cannot open the xlb_xdp object"));
+  skel->rodata->xlb_ring_size = meta.ring_size;
+  skel->rodata->xlb_encap4_net = meta.encap4_net;
+  skel->rodata->xlb_encap4_hostmask = meta.encap4_hostmask;
+  for (int i = 0; i < 4; ++i) skel->rodata->xlb_encap6_net[i] = meta.encap6_net[i];
+  skel->rodata->xlb_encap6_hostmask = meta.encap6_hostmask;
+  bpf_map__set_max_entries(skel->maps.xlb_vips, meta.max_vips);
+  bpf_map__set_max_entries(skel->maps.xlb_vip_addrs, meta.max_vips);
+  bpf_map__set_max_entries(skel->maps.xlb_vip_stats, meta.max_vips);
+  bpf_map__set_max_entries(skel->maps.xlb_rings, meta.max_vips * 2 * meta.ring_size);
+  bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
+  bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
+  bpf_map__set_max_entries(skel->maps.xlb_flows, meta.max_flows);
+  if (auto r = pinMaps(skel->obj, pinDir); !r) return std::unexpected(r.error());
+  return skel;
+}
+
 Result<AttachMode> parseAttachMode(const std::string& s) {
   if (s == "native") return AttachMode::Native;
   if (s == "generic") return AttachMode::Generic;
@@ -287,32 +307,19 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
     meta = *m;
   }
 
-  std::unique_ptr<xlb_xdp, void (*)(xlb_xdp*)> skel(xlb_xdp__open(), xlb_xdp__destroy);
-  if (!skel) return std::unexpected(sysError(errno, "cannot open the xlb_xdp object"));
-  skel->rodata->xlb_ring_size = meta.ring_size;
-  skel->rodata->xlb_encap4_net = meta.encap4_net;
-  skel->rodata->xlb_encap4_hostmask = meta.encap4_hostmask;
-  for (int i = 0; i < 4; ++i) skel->rodata->xlb_encap6_net[i] = meta.encap6_net[i];
-  skel->rodata->xlb_encap6_hostmask = meta.encap6_hostmask;
-  bpf_map__set_max_entries(skel->maps.xlb_vips, meta.max_vips);
-  bpf_map__set_max_entries(skel->maps.xlb_vip_addrs, meta.max_vips);
-  bpf_map__set_max_entries(skel->maps.xlb_vip_stats, meta.max_vips);
-  bpf_map__set_max_entries(skel->maps.xlb_rings, meta.max_vips * 2 * meta.ring_size);
-  bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
-  bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
-  bpf_map__set_max_entries(skel->maps.xlb_flows, meta.max_flows);
-  if (auto r = pinMaps(skel->obj, pinDir); !r) return std::unexpected(r.error());
+  auto skel = openXlbXdp(meta, pinDir);
+  if (!skel) return std::unexpected(skel.error());
 
   AttachResult res;
-  auto id = attachProgram(skel->obj, *ifindex, mode, "xlb_xdp", &res.replaced);
+  auto id = attachProgram((*skel)->obj, *ifindex, mode, "xlb_xdp", &res.replaced);
   if (!id) return std::unexpected(id.error());
   res.progId = *id;
 
   uint32_t zero = 0;
-  if (!existing && bpf_map__update_elem(skel->maps.xlb_meta, &zero, sizeof(zero), &meta, sizeof(meta), 0) != 0)
+  if (!existing && bpf_map__update_elem((*skel)->maps.xlb_meta, &zero, sizeof(zero), &meta, sizeof(meta), 0) != 0)
     return fail(errno, "cannot write xlb_meta");
   uint32_t ifx = static_cast<uint32_t>(*ifindex);
-  if (bpf_map__update_elem(skel->maps.xlb_tx_ports, &ifx, sizeof(ifx), &ifx, sizeof(ifx), 0) != 0)
+  if (bpf_map__update_elem((*skel)->maps.xlb_tx_ports, &ifx, sizeof(ifx), &ifx, sizeof(ifx), 0) != 0)
     return fail(errno, "cannot add " + ifname + " to xlb_tx_ports");
   res.meta = meta;
   return res;

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: Apache-2.0
+// xlb_xdp through BPF_PROG_TEST_RUN: for each input packet, the verdict, the
+// output bytes (exact), and exactly one reason counter moved by one.
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "xdp_world.h"
+#include "xlb/hash.h"
+
+namespace xlb::test {
+namespace {
+
+const auto kClient4 = v4("198.18.0.1");
+const auto kClient6 = v6("2001:db8:0:1::1");
+const Mac kClientMac = mac(0, 1);
+
+VipKey vk(const char* ep, uint8_t proto = IPPROTO_TCP) { return VipKey{*Endpoint::parse(ep), proto}; }
+IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+
+class XdpFixture : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN)";
+    world_ = new XdpWorld();
+    auto& dp = world_->dp();
+    auto add = [&](const char* ep, uint8_t fwd, std::initializer_list<const char*> bes,
+                   uint8_t proto = IPPROTO_TCP) {
+      ASSERT_TRUE(dp.addVip(vk(ep, proto), fwd));
+      for (const char* b : bes) ASSERT_TRUE(dp.addBackend(vk(ep, proto), ip(b), 1, nullptr));
+    };
+    add("198.19.0.1:80", XLB_FWD_L2DSR, {"198.18.0.11", "198.18.0.12", "198.18.0.13"});
+    add("198.19.0.2:80", XLB_FWD_IPIP, {"198.18.0.11", "198.18.0.12", "198.18.0.13"});
+    add("[2001:db8:100::1]:80", XLB_FWD_L2DSR, {"2001:db8:0:1::11", "2001:db8:0:1::12", "2001:db8:0:1::13"});
+    add("[2001:db8:100::2]:80", XLB_FWD_IPIP, {"2001:db8:0:1::11", "2001:db8:0:1::12", "2001:db8:0:1::13"});
+    add("198.19.0.3:80", XLB_FWD_IPIP, {"2001:db8:0:1::11"});
+    add("198.19.0.1:53", XLB_FWD_L2DSR, {"198.18.0.11", "198.18.0.12"}, IPPROTO_UDP);
+    add("198.19.0.9:80", XLB_FWD_L2DSR, {});
+    add("198.19.0.4:80", XLB_FWD_L2DSR, {"198.18.1.11"});
+    add("198.19.0.6:80", XLB_FWD_L2DSR, {"198.18.0.99"});
+    add("198.19.0.7:80", XLB_FWD_L2DSR, {"198.19.200.1"});
+    add("198.19.0.8:80", XLB_FWD_L2DSR, {"198.18.0.11", "198.18.0.12", "198.18.0.13"});
+    uint32_t ifx = world_->redirIfindex();
+    ASSERT_EQ(bpf_map_update_elem(world_->txPortsFd(), &ifx, &ifx, BPF_ANY), 0);
+  }
+  static void TearDownTestSuite() {
+    delete world_;
+    world_ = nullptr;
+  }
+  void SetUp() override {
+    if (!world_) GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN)";
+    ASSERT_TRUE(world_->dp().flushFlows());
+  }
+
+  std::vector<xlb_counter> reasons() {
+    auto s = world_->dp().stats();
+    EXPECT_TRUE(s);
+    return s->reasons;
+  }
+
+  // Runs one packet; asserts exactly one reason counter moved, by one packet
+  // of this packet's length, and that it is `reason`.
+  RunResult run(const Bytes& in, uint32_t reason, int action) {
+    auto before = reasons();
+    RunResult r = world_->run(in);
+    auto after = reasons();
+    int moved = 0;
+    for (uint32_t i = 0; i < XLB_R_MAX; ++i) {
+      uint64_t dp = after[i].packets - before[i].packets;
+      if (dp == 0) continue;
+      ++moved;
+      EXPECT_EQ(dp, 1u) << reasonName(i);
+      EXPECT_EQ(after[i].bytes - before[i].bytes, in.size()) << reasonName(i);
+      EXPECT_EQ(i, reason) << "counted as " << reasonName(i) << ", expected " << reasonName(reason);
+    }
+    EXPECT_EQ(moved, 1) << "exactly one reason counter must move";
+    EXPECT_EQ(r.action, action);
+    return r;
+  }
+
+  // The backend the flow was recorded on (by flow table), as an address.
+  std::optional<IpAddr> flowBackend(const Bytes& l3, bool v6) {
+    xlb_flow_key k = keyOf(l3, v6);
+    auto e = world_->dp().explain(k);
+    if (!e || !e->backend) return std::nullopt;
+    return e->backend->addr;
+  }
+
+  static xlb_flow_key keyOf(const Bytes& l3, bool v6) {
+    xlb_flow_key k{};
+    size_t l4;
+    if (v6) {
+      k.family = XLB_AF_INET6;
+      std::memcpy(&k.src, &l3[8], 16);
+      std::memcpy(&k.dst, &l3[24], 16);
+      k.proto = l3[6];
+      l4 = 40;
+    } else {
+      k.family = XLB_AF_INET;
+      std::memcpy(&k.src, &l3[12], 4);
+      std::memcpy(&k.dst, &l3[16], 4);
+      k.proto = l3[9];
+      l4 = (l3[0] & 0xf) * 4;
+    }
+    std::memcpy(&k.sport, &l3[l4], 2);
+    std::memcpy(&k.dport, &l3[l4 + 2], 2);
+    return k;
+  }
+
+  static int backendIndex(const IpAddr& a) { return a.isV4() ? a.bytes[3] : macIndex(a.bytes[15]); }
+
+  static XdpWorld* world_;
+};
+
+XdpWorld* XdpFixture::world_ = nullptr;
+
+Bytes synV4(const char* vip, uint16_t sport, uint16_t dport = 80, Ip4Opts o = {}) {
+  return ipv4(kClient4, v4(vip), IPPROTO_TCP, tcp(sport, dport), o);
+}
+Bytes synV6(const char* vip, uint16_t sport) {
+  return ipv6(kClient6, v6(vip), IPPROTO_TCP, tcp(sport, 80));
+}
+
+TEST_F(XdpFixture, Ipv4SynL2dsrRewritesMacsOnly) {
+  Bytes l3 = synV4("198.19.0.1", 40000);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
+  auto be = flowBackend(l3, false);
+  ASSERT_TRUE(be);
+  EXPECT_EQ(r.out, eth(backendMac(backendIndex(*be)), kLbMac, 0x0800, l3)) << hexdump(r.out);
+}
+
+TEST_F(XdpFixture, NextPacketOfFlowGoesToSameBackend) {
+  Bytes syn = synV4("198.19.0.1", 40001);
+  auto first = run(eth(kLbMac, kClientMac, 0x0800, syn), XLB_R_TX_FLOW_NEW, XDP_TX);
+  Bytes ack = ipv4(kClient4, v4("198.19.0.1"), IPPROTO_TCP, tcp(40001, 80, kAck, 100));
+  auto second = run(eth(kLbMac, kClientMac, 0x0800, ack), XLB_R_TX_FLOW_HIT, XDP_TX);
+  EXPECT_TRUE(std::equal(first.out.begin(), first.out.begin() + 6, second.out.begin()));
+  EXPECT_EQ(Bytes(second.out.begin() + 14, second.out.end()), ack);
+}
+
+TEST_F(XdpFixture, Ipv4SynIpipEncapsulates) {
+  Ip4Opts o;
+  o.tos = 0xb8;  // DSCP EF
+  Bytes l3 = synV4("198.19.0.2", 40002, 80, o);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
+  auto be = flowBackend(l3, false);
+  ASSERT_TRUE(be);
+  xlb_flow_key k = keyOf(l3, false);
+  uint32_t h = xlb_hash_flow(&k);
+  auto src = v4("198.19.255.0");
+  src[3] = h & 0xff;
+  std::array<uint8_t, 4> dst{};
+  std::memcpy(dst.data(), be->bytes.data(), 4);
+  Ip4Opts outer;
+  outer.tos = 0xb8;
+  Bytes want = eth(backendMac(backendIndex(*be)), kLbMac, 0x0800, ipv4(src, dst, 4, l3, outer));
+  EXPECT_EQ(r.out, want) << "got\n" << hexdump(r.out) << "\nwant\n" << hexdump(want);
+}
+
+TEST_F(XdpFixture, Ipv6SynL2dsr) {
+  Bytes l3 = synV6("2001:db8:100::1", 40003);
+  auto r = run(eth(kLbMac, kClientMac, 0x86dd, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
+  auto be = flowBackend(l3, true);
+  ASSERT_TRUE(be);
+  EXPECT_EQ(r.out, eth(backendMac(backendIndex(*be)), kLbMac, 0x86dd, l3));
+}
+
+TEST_F(XdpFixture, Ipv6SynIpipEncapsulates6in6) {
+  Bytes l3 = ipv6(kClient6, v6("2001:db8:100::2"), IPPROTO_TCP, tcp(40004, 80), 0x28);
+  auto r = run(eth(kLbMac, kClientMac, 0x86dd, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
+  auto be = flowBackend(l3, true);
+  ASSERT_TRUE(be);
+  xlb_flow_key k = keyOf(l3, true);
+  uint32_t h = xlb_hash_flow(&k);
+  auto src = v6("2001:db8:ff::");
+  src[12] = h >> 24, src[13] = h >> 16, src[14] = h >> 8, src[15] = h;
+  std::array<uint8_t, 16> dst{};
+  std::memcpy(dst.data(), be->bytes.data(), 16);
+  Bytes want = eth(backendMac(backendIndex(*be)), kLbMac, 0x86dd, ipv6(src, dst, 41, l3, 0x28, h));
+  EXPECT_EQ(r.out, want) << "got\n" << hexdump(r.out) << "\nwant\n" << hexdump(want);
+}
+
+TEST_F(XdpFixture, Ipv4VipToIpv6BackendEncapsulates4in6) {
+  Bytes l3 = synV4("198.19.0.3", 40005);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
+  xlb_flow_key k = keyOf(l3, false);
+  uint32_t h = xlb_hash_flow(&k);
+  auto src = v6("2001:db8:ff::");
+  src[12] = h >> 24, src[13] = h >> 16, src[14] = h >> 8, src[15] = h;
+  Bytes want = eth(backendMac(11), kLbMac, 0x86dd, ipv6(src, v6("2001:db8:0:1::11"), 4, l3, 0, h));
+  EXPECT_EQ(r.out, want) << "got\n" << hexdump(r.out) << "\nwant\n" << hexdump(want);
+}
+
+TEST_F(XdpFixture, UdpVip) {
+  Bytes l3 = ipv4(kClient4, v4("198.19.0.1"), IPPROTO_UDP, udp(5353, 53));
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
+  auto be = flowBackend(l3, false);
+  ASSERT_TRUE(be);
+  EXPECT_EQ(r.out, eth(backendMac(backendIndex(*be)), kLbMac, 0x0800, l3));
+}
+
+TEST_F(XdpFixture, NonVipAndArpPassUntouched) {
+  struct Case {
+    const char* name;
+    Bytes pkt;
+  } cases[] = {
+      {"tcp to another address", eth(kLbMac, kClientMac, 0x0800, synV4("198.18.0.2", 40006))},
+      {"tcp to a VIP address, other port", eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40006, 81))},
+      {"udp to a tcp VIP", eth(kLbMac, kClientMac, 0x0800,
+                                ipv4(kClient4, v4("198.19.0.1"), IPPROTO_UDP, udp(1, 80)))},
+      {"icmp echo to a VIP", eth(kLbMac, kClientMac, 0x0800,
+                                  ipv4(kClient4, v4("198.19.0.1"), IPPROTO_ICMP, icmp(8, 0, 1, Bytes(8, 0))))},
+      {"ipv6 to another address", eth(kLbMac, kClientMac, 0x86dd, synV6("2001:db8:0:1::2", 1))},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = run(c.pkt, XLB_R_PASS_NOT_VIP, XDP_PASS);
+    EXPECT_EQ(r.out, c.pkt);
+  }
+  Bytes arp{0, 1, 8, 0, 6, 4, 0, 1};
+  arp.resize(28, 0);
+  Bytes arpFrame = eth({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, kClientMac, 0x0806, arp);
+  auto r = run(arpFrame, XLB_R_PASS_NOT_IP, XDP_PASS);
+  EXPECT_EQ(r.out, arpFrame);
+}
+
+TEST_F(XdpFixture, TruncatedOrInconsistentHeadersAreDroppedAsMalformed) {
+  Bytes good = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40007));
+  Bytes good6 = eth(kLbMac, kClientMac, 0x86dd, synV6("2001:db8:100::1", 40007));
+  Bytes badIhl = good;
+  badIhl[14] = 0x44;  // IHL 4 < 5
+  Bytes longTot = good;
+  longTot[17] += 40;  // tot_len beyond the frame
+  Bytes badDoff = good;
+  badDoff[14 + 20 + 12] = 0x30;  // TCP doff 3
+  struct Case {
+    const char* name;
+    Bytes pkt;
+  } cases[] = {
+      {"vlan tag cut", Bytes(good.begin(), good.begin() + 12) + Bytes{0x81, 0x00, 0x00}},
+      {"ipv4 header cut", Bytes(good.begin(), good.begin() + 14 + 10)},
+      {"tcp header cut", Bytes(good.begin(), good.begin() + 14 + 20 + 10)},
+      {"ipv6 header cut", Bytes(good6.begin(), good6.begin() + 14 + 30)},
+      {"tcp cut after ipv6", Bytes(good6.begin(), good6.begin() + 14 + 40 + 8)},
+      {"ihl below 5", badIhl},
+      {"tot_len beyond frame", longTot},
+      {"tcp doff below 5", badDoff},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    run(c.pkt, XLB_R_DROP_MALFORMED, XDP_DROP);
+  }
+}
+
+TEST_F(XdpFixture, Ipv4OptionsAreSkippedNotRejected) {
+  Ip4Opts o;
+  o.options = {0x01, 0x01, 0x01, 0x00, 0x94, 0x04, 0x00, 0x00};  // NOPs + router alert
+  Bytes l3 = synV4("198.19.0.1", 40008, 80, o);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
+  auto be = flowBackend(l3, false);
+  ASSERT_TRUE(be);
+  EXPECT_EQ(r.out, eth(backendMac(backendIndex(*be)), kLbMac, 0x0800, l3));
+}
+
+TEST_F(XdpFixture, FragmentsAndExtensionHeadersToAVipAreDropped) {
+  Ip4Opts mf;
+  mf.frag = 0x2000;  // MF
+  Ip4Opts off;
+  off.frag = 0x0010;  // offset 128
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40009, 80, mf)), XLB_R_DROP_FRAGMENT, XDP_DROP);
+  run(eth(kLbMac, kClientMac, 0x0800, ipv4(kClient4, v4("198.19.0.1"), IPPROTO_TCP, Bytes(16, 0), off)),
+      XLB_R_DROP_FRAGMENT, XDP_DROP);
+  Bytes frag6 = cat(Bytes{IPPROTO_TCP, 0, 0, 1, 0, 0, 0, 7}, tcp(40009, 80));
+  run(eth(kLbMac, kClientMac, 0x86dd, ipv6(kClient6, v6("2001:db8:100::1"), 44, frag6)), XLB_R_DROP_FRAGMENT,
+      XDP_DROP);
+  Bytes hbh = cat(Bytes{IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0}, tcp(40009, 80));
+  run(eth(kLbMac, kClientMac, 0x86dd, ipv6(kClient6, v6("2001:db8:100::1"), 0, hbh)), XLB_R_DROP_IPV6_EXT,
+      XDP_DROP);
+  // The same to a non-VIP address is the kernel's business.
+  Bytes other = eth(kLbMac, kClientMac, 0x0800, synV4("198.18.0.2", 40009, 80, mf));
+  EXPECT_EQ(run(other, XLB_R_PASS_NOT_VIP, XDP_PASS).out, other);
+}
+
+TEST_F(XdpFixture, VlanTaggedKeepsItsTag) {
+  Bytes l3 = synV4("198.19.0.1", 40010);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, l3, 42), XLB_R_TX_FLOW_NEW, XDP_TX);
+  auto be = flowBackend(l3, false);
+  ASSERT_TRUE(be);
+  EXPECT_EQ(r.out, eth(backendMac(backendIndex(*be)), kLbMac, 0x0800, l3, 42));
+  Bytes l3b = synV4("198.19.0.2", 40010);  // ipip behind the tag
+  auto r2 = run(eth(kLbMac, kClientMac, 0x0800, l3b, 42), XLB_R_TX_FLOW_NEW, XDP_TX);
+  ASSERT_GE(r2.out.size(), 18u + 20u);
+  EXPECT_EQ(r2.out[12], 0x81);
+  EXPECT_EQ(r2.out[14], 0x00);
+  EXPECT_EQ(r2.out[15], 42);
+  EXPECT_EQ(r2.out[16], 0x08);
+  EXPECT_EQ(r2.out[18], 0x45);
+  EXPECT_EQ(r2.out[18 + 9], 4);  // IPPROTO_IPIP
+  EXPECT_EQ(Bytes(r2.out.begin() + 38, r2.out.end()), l3b);
+}
+
+// Sends n new flows to a VIP; returns backend index -> count.
+std::map<int, int> spread(XdpFixture* f, XdpWorld& w, const char* vip, int n, uint16_t base) {
+  std::map<int, int> got;
+  for (int i = 0; i < n; ++i) {
+    auto r = w.run(eth(kLbMac, kClientMac, 0x0800, synV4(vip, base + i)));
+    EXPECT_EQ(r.action, XDP_TX);
+    got[macIndex(r.out[5])]++;
+  }
+  (void)f;
+  return got;
+}
+
+TEST_F(XdpFixture, DrainedBackendKeepsItsFlowsButGetsNoNewOnes) {
+  auto& dp = world_->dp();
+  Bytes syn = synV4("198.19.0.8", 41000);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, syn), XLB_R_TX_FLOW_NEW, XDP_TX);
+  int drained = macIndex(r.out[5]);
+  std::string addr = "198.18.0." + std::to_string(drained);
+  ASSERT_TRUE(dp.setWeight(vk("198.19.0.8:80"), ip(addr.c_str()), 0));
+  Bytes ack = ipv4(kClient4, v4("198.19.0.8"), IPPROTO_TCP, tcp(41000, 80, kAck, 10));
+  auto r2 = run(eth(kLbMac, kClientMac, 0x0800, ack), XLB_R_TX_FLOW_HIT, XDP_TX);
+  EXPECT_EQ(macIndex(r2.out[5]), drained);
+  auto got = spread(this, *world_, "198.19.0.8", 200, 42000);
+  EXPECT_EQ(got.count(drained), 0u);
+  EXPECT_EQ(got.size(), 2u);
+  ASSERT_TRUE(dp.setWeight(vk("198.19.0.8:80"), ip(addr.c_str()), 1));
+}
+
+TEST_F(XdpFixture, RemovedBackendGetsNoNewFlowsAndItsFlowsMove) {
+  auto& dp = world_->dp();
+  Bytes syn = synV4("198.19.0.8", 43000);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, syn), XLB_R_TX_FLOW_NEW, XDP_TX);
+  int gone = macIndex(r.out[5]);
+  std::string addr = "198.18.0." + std::to_string(gone);
+  ASSERT_TRUE(dp.delBackend(vk("198.19.0.8:80"), ip(addr.c_str())));
+  Bytes ack = ipv4(kClient4, v4("198.19.0.8"), IPPROTO_TCP, tcp(43000, 80, kAck, 10));
+  auto r2 = run(eth(kLbMac, kClientMac, 0x0800, ack), XLB_R_TX_FLOW_NEW, XDP_TX);
+  EXPECT_NE(macIndex(r2.out[5]), gone);
+  auto got = spread(this, *world_, "198.19.0.8", 200, 44000);
+  EXPECT_EQ(got.count(gone), 0u);
+  ASSERT_TRUE(dp.addBackend(vk("198.19.0.8:80"), ip(addr.c_str()), 1, nullptr));
+}
+
+TEST_F(XdpFixture, VipWithoutBackendsDrops) {
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.9", 40011)), XLB_R_DROP_NO_BACKEND, XDP_DROP);
+}
+
+TEST_F(XdpFixture, IcmpFragNeededGoesToTheFlowsBackend) {
+  Bytes syn = synV4("198.19.0.1", 40012);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, syn), XLB_R_TX_FLOW_NEW, XDP_TX);
+  // A router on the return path quotes the backend's packet VIP -> client.
+  Bytes quoted = ipv4(v4("198.19.0.1"), kClient4, IPPROTO_TCP, tcp(80, 40012, kAck));
+  quoted.resize(20 + 8);
+  Bytes err = ipv4(v4("198.18.0.1"), v4("198.19.0.1"), IPPROTO_ICMP, icmp(3, 4, 1400, quoted));
+  auto r2 = run(eth(kLbMac, kClientMac, 0x0800, err), XLB_R_TX_ICMP, XDP_TX);
+  EXPECT_EQ(Bytes(r2.out.begin(), r2.out.begin() + 6), Bytes(r.out.begin(), r.out.begin() + 6));
+  EXPECT_EQ(Bytes(r2.out.begin() + 14, r2.out.end()), err);
+  // ICMPv6 packet too big, same idea.
+  Bytes syn6 = synV6("2001:db8:100::1", 40012);
+  auto r3 = run(eth(kLbMac, kClientMac, 0x86dd, syn6), XLB_R_TX_FLOW_NEW, XDP_TX);
+  Bytes q6 = ipv6(v6("2001:db8:100::1"), kClient6, IPPROTO_TCP, tcp(80, 40012, kAck));
+  q6.resize(48);
+  Bytes err6 = ipv6(v6("2001:db8:0:1::1"), v6("2001:db8:100::1"), 58, icmp(2, 0, 1280, q6));
+  auto r4 = run(eth(kLbMac, kClientMac, 0x86dd, err6), XLB_R_TX_ICMP, XDP_TX);
+  EXPECT_EQ(Bytes(r4.out.begin(), r4.out.begin() + 6), Bytes(r3.out.begin(), r3.out.begin() + 6));
+}
+
+TEST_F(XdpFixture, BackendOnAnotherInterfaceIsRedirected) {
+  Bytes l3 = synV4("198.19.0.4", 40013);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, l3), XLB_R_REDIR_FLOW_NEW, XDP_REDIRECT);
+  EXPECT_EQ(r.out, eth(mac(1, 0x11), kRedirMac, 0x0800, l3));
+  uint32_t ifx = world_->redirIfindex();
+  ASSERT_EQ(bpf_map_delete_elem(world_->txPortsFd(), &ifx), 0);
+  Bytes l3b = synV4("198.19.0.4", 40014);
+  Bytes in = eth(kLbMac, kClientMac, 0x0800, l3b);
+  EXPECT_EQ(run(in, XLB_R_DROP_NO_TXPORT, XDP_DROP).out, in);
+  ASSERT_EQ(bpf_map_update_elem(world_->txPortsFd(), &ifx, &ifx, BPF_ANY), 0);
+}
+
+TEST_F(XdpFixture, UnresolvedNeighbourAndUnroutableBackendAreCounted) {
+  Bytes a = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.6", 40015));
+  EXPECT_EQ(run(a, XLB_R_DROP_NO_NEIGH, XDP_DROP).out, a);
+  Bytes b = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.7", 40016));
+  EXPECT_EQ(run(b, XLB_R_PASS_FIB, XDP_PASS).out, b);
+}
+
+TEST_F(XdpFixture, ExplainAgreesWithTheDataPlane) {
+  for (uint16_t sport = 45000; sport < 45050; ++sport) {
+    Bytes l3 = synV4("198.19.0.1", sport);
+    xlb_flow_key k = keyOf(l3, false);
+    auto before = world_->dp().explain(k);
+    ASSERT_TRUE(before && before->backend);
+    EXPECT_FALSE(before->flow);
+    auto r = world_->run(eth(kLbMac, kClientMac, 0x0800, l3));
+    EXPECT_EQ(macIndex(r.out[5]), backendIndex(before->backend->addr));
+    auto after = world_->dp().explain(k);
+    ASSERT_TRUE(after && after->flowValid);
+    EXPECT_EQ(after->backend->addr, before->backend->addr);
+  }
+}
+
+}  // namespace
+}  // namespace xlb::test
