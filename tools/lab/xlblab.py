@@ -77,6 +77,9 @@ class Lab:
         self.up_done = True
         for name in self.ns.values():
             run(["ip", "netns", "add", name])
+            # No duplicate address detection: addresses usable at once.
+            run(["nsenter", "--net=/run/netns/" + name, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0",
+                 "net.ipv6.conf.default.accept_dad=0"])
         sw = self.ns["sw"]
         run(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"])
         run(["ip", "-n", sw, "link", "set", "br0", "up"])

@@ -69,6 +69,35 @@ Result<void> talk(mnl_socket* s, nlmsghdr* nlh, mnl_cb_t cb, void* data, const s
   return {};
 }
 
+// NUD states with a usable link-layer address (the kernel's NUD_VALID).
+constexpr uint16_t kNudValid = NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
+
+struct NeighState {
+  uint16_t state = 0;
+};
+
+int neighCb(const nlmsghdr* nlh, void* data) {
+  if (nlh->nlmsg_type == RTM_NEWNEIGH)
+    static_cast<NeighState*>(data)->state = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh))->ndm_state;
+  return MNL_CB_OK;
+}
+
+// The entry's NUD state, 0 when there is none.
+uint16_t neighState(mnl_socket* s, const IpAddr& nh, int ifindex, uint32_t seq) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETNEIGH;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = seq;
+  auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
+  ndm->ndm_family = nh.isV4() ? AF_INET : AF_INET6;
+  ndm->ndm_ifindex = ifindex;
+  mnl_attr_put(nlh, NDA_DST, nh.isV4() ? 4 : 16, nh.bytes.data());
+  NeighState st;
+  if (!talk(s, nlh, neighCb, &st, "neighbour lookup")) return 0;
+  return st.state;
+}
+
 }  // namespace
 
 Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
@@ -103,8 +132,22 @@ Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
   ndm->ndm_flags = NTF_USE;
   mnl_attr_put(nlh, NDA_DST, route.nexthop.isV4() ? 4 : 16, route.nexthop.bytes.data());
   mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
-  return talk(s->get(), nlh, nullptr, nullptr,
-              "cannot create managed neighbour entry for " + route.nexthop.str());
+  if (auto r = talk(s->get(), nlh, nullptr, nullptr,
+                    "cannot create managed neighbour entry for " + route.nexthop.str());
+      !r)
+    return r;
+  // Give resolution a moment, so a backend is ready when `backend add`
+  // returns; an unanswered one is reported, not fatal.
+  uint16_t state = 0;
+  for (int i = 0; i < 100; ++i) {
+    state = neighState(s->get(), route.nexthop, route.oif, nlh->nlmsg_seq + 1 + i);
+    if (state & kNudValid) return {};
+    timespec ts{0, 10 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return fail(0, "neighbour " + route.nexthop.str() + " is not resolved yet" +
+                     (state & NUD_FAILED ? " (no answer)" : "") +
+                     ": packets to this backend count as drop_no_neigh until it is");
 }
 
 }  // namespace xlb

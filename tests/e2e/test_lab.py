@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""End-to-end: real HTTP servers on three backends in namespaces, real TCP
+connections from a client through xlb_xdp, in both forwarding modes and
+both address families. Every lab is uniquely named and removed on exit."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools", "lab"))
+import xlblab  # noqa: E402
+
+BUILD = os.environ.get("XLB_BUILD", os.path.join(ROOT, "build"))
+
+HOLD_CLIENT = r"""
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], 80, timeout=5)
+for i in range(2):
+    c.request("GET", "/api/v2/ping/")
+    r = c.getresponse(); r.read()
+    print(r.status, r.getheader("X-API-Node"), flush=True)
+    if i == 0:
+        sys.stdin.readline()
+"""
+
+
+class LabCase(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (namespaces, XDP)")
+        self.lab = xlblab.Lab(BUILD)
+        self.addCleanup(self.lab.down)
+        self.lab.up()
+        self.lab.start_backends()
+
+    def vip_host(self, family):
+        return xlblab.VIP4 if family == 4 else xlblab.VIP6
+
+    def check_distribution(self, forward, family):
+        ep = self.lab.setup_xlb(forward, family)
+        res = self.lab.requests(self.vip_host(family), 300)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertEqual(sum(res["nodes"].values()), 300)
+        for b in self.lab.backend_names():
+            share = res["nodes"].get(b, 0) / 300.0
+            self.assertTrue(0.20 <= share <= 0.47, "%s got %.1f%% of new connections" % (b, share * 100))
+        stats = self.lab.stats()
+        vip = [v for v in stats["vips"] if v["vip"] == ep][0]
+        self.assertEqual(vip["new_flows"], 300)
+        for b in vip["backends"]:
+            name = "b%d" % (int(b["address"].replace(":", ".").split(".")[-1]) - 10)
+            served = self.lab.served(name)
+            self.assertEqual(b["new_flows"], served["connections"], "xlb vs server count for %s" % name)
+            self.assertEqual(served["requests"], res["nodes"].get(name, 0))
+        reasons = stats["reasons"]
+        self.assertEqual(reasons["tx_flow_new"]["packets"], 300)
+        self.assertEqual(reasons["drop_malformed"]["packets"], 0)
+
+    def test_l2dsr_ipv4(self):
+        self.check_distribution("l2dsr", 4)
+
+    def test_l2dsr_ipv6(self):
+        self.check_distribution("l2dsr", 6)
+
+    def test_ipip_ipv4(self):
+        self.check_distribution("ipip", 4)
+
+    def test_ipip_ipv6(self):
+        self.check_distribution("ipip", 6)
+
+    def test_removed_backend_gets_no_new_connections(self):
+        ep = self.lab.setup_xlb("l2dsr", 4)
+        self.lab.xlbctl("backend", "del", ep, "--proto", "tcp", self.lab.addr4("b1"))
+        res = self.lab.requests(xlblab.VIP4, 100)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertNotIn("b1", res["nodes"])
+        self.assertEqual(set(res["nodes"]), {"b2", "b3"})
+
+    def test_drained_backend_finishes_its_open_connection(self):
+        ep = self.lab.setup_xlb("l2dsr", 4)
+        p = subprocess.Popen(self.lab.nsenter("client") + [sys.executable, "-c", HOLD_CLIENT, xlblab.VIP4],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.kill)
+        status, node = p.stdout.readline().split()
+        self.assertEqual(status, "200")
+        self.lab.xlbctl("backend", "set", ep, "--proto", "tcp", self.lab.addr4(node), "--weight", "0")
+        res = self.lab.requests(xlblab.VIP4, 60)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertNotIn(node, res["nodes"])
+        p.stdin.write("\n")
+        p.stdin.flush()
+        status2, node2 = p.stdout.readline().split()
+        self.assertEqual((status2, node2), ("200", node), "the drained backend's open connection must finish")
+        p.wait(timeout=10)
+
+    def test_xlbctl_rejects_bad_input_and_changes_nothing(self):
+        ep = self.lab.setup_xlb("l2dsr", 4)
+        before = self.lab.xlbctl("vip", "list", "--json").stdout
+        cases = [
+            (["vip", "add", "198.19.0.300:80", "--proto", "tcp"], "invalid address"),
+            (["vip", "add", "198.19.0.5", "--proto", "tcp"], "ADDR:PORT"),
+            (["vip", "add", "198.19.0.5:80", "--proto", "sctp"], "tcp or udp"),
+            (["vip", "add", ep, "--proto", "tcp"], "exists"),
+            (["vip", "add", "198.19.0.5:80", "--proto", "tcp", "--forward", "gre"], "l2dsr or ipip"),
+            (["vip", "del", "198.19.0.5:80", "--proto", "tcp"], "no such VIP"),
+            (["backend", "add", "198.19.0.5:80", "--proto", "tcp", "198.18.0.11"], "no such VIP"),
+            (["backend", "add", ep, "--proto", "tcp", "2001:db8:0:1::11"], "address family"),
+            (["backend", "add", ep, "--proto", "tcp", "198.18.0.11"], "already"),
+            (["backend", "set", ep, "--proto", "tcp", "198.18.0.99", "--weight", "2"], "no backend"),
+            (["backend", "del", ep, "--proto", "tcp", "nonsense"], "invalid address"),
+            (["attach", "nosuchif0"], "not found"),
+            (["vip", "add"], "required"),
+        ]
+        for args, words in cases:
+            r = self.lab.xlbctl(*args, check=False)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(words, r.stderr, "%s: %s" % (args, r.stderr))
+        r = self.lab.xlbctl("vip", "list", pin=self.lab.pin + "/nothing", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not attached", r.stderr)
+        self.assertIn("xlbctl attach", r.stderr)
+        self.assertEqual(self.lab.xlbctl("vip", "list", "--json").stdout, before)
+        res = self.lab.requests(xlblab.VIP4, 30)
+        self.assertEqual(res["failures"], 0, res["errors"])
+
+    def test_reattach_replaces_program_without_losing_state(self):
+        ep = self.lab.setup_xlb("l2dsr", 4)
+        out = self.lab.xlbctl("attach", "eth0").stdout
+        self.assertIn("replaced", out)
+        vips = json.loads(self.lab.xlbctl("vip", "list", "--json").stdout)
+        self.assertEqual([v["vip"] for v in vips], [ep])
+        self.assertEqual(len(vips[0]["backends"]), 3)
+        res = self.lab.requests(xlblab.VIP4, 30)
+        self.assertEqual(res["failures"], 0, res["errors"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
