@@ -100,6 +100,7 @@ XdpWorld::~XdpWorld() {
 
 int XdpWorld::progFd() const { return bpf_program__fd(skel_->progs.xlb_xdp); }
 int XdpWorld::txPortsFd() const { return bpf_map__fd(skel_->maps.xlb_tx_ports); }
+int XdpWorld::flowsFd() const { return bpf_map__fd(skel_->maps.xlb_flows); }
 
 RunResult XdpWorld::run(const Bytes& in) const {
   RunResult r;

@@ -41,6 +41,7 @@ class XdpWorld {
   int progFd() const;
   int passProgFd() const { return passFd_; }
   int txPortsFd() const;
+  int flowsFd() const;
 
   RunResult run(const Bytes& in) const;                     // xlb_xdp, ingress xt0
   long long runNs(int progFd, const Bytes& in) const;       // one run, kernel-timed ns
