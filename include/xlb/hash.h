@@ -42,9 +42,9 @@ XLB_HASH_INLINE __u32 xlb_hash_final(__u32 h, __u32 len)
 	return h;
 }
 
-/* Words are taken as stored (network order), so the hash does not depend on
- * the host's endianness... as long as both sides run on the same one; the
- * ports and protocol are folded into one word explicitly. */
+/* Address words are read as stored (network byte order) into host
+ * integers: nodes that must agree have to share an endianness (all
+ * little-endian today). Ports and protocol are folded into words explicitly. */
 XLB_HASH_INLINE __u32 xlb_hash_flow(const struct xlb_flow_key *k)
 {
 	__u32 h = XLB_HASH_SEED;

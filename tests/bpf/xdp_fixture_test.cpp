@@ -117,6 +117,14 @@ class XdpFixture : public ::testing::Test {
 
 XdpWorld* XdpFixture::world_ = nullptr;
 
+// The outer IPv6 source for flow hash h: 2001:db8:ff::/64 with the flow
+// hash in the last 32 bits.
+std::array<uint8_t, 16> encapSrc6(uint32_t h) {
+  auto src = v6("2001:db8:ff::");
+  src[12] = h >> 24, src[13] = h >> 16, src[14] = h >> 8, src[15] = h;
+  return src;
+}
+
 Bytes synV4(const char* vip, uint16_t sport, uint16_t dport = 80, Ip4Opts o = {}) {
   return ipv4(kClient4, v4(vip), IPPROTO_TCP, tcp(sport, dport), o);
 }
@@ -175,8 +183,7 @@ TEST_F(XdpFixture, Ipv6SynIpipEncapsulates6in6) {
   ASSERT_TRUE(be);
   xlb_flow_key k = keyOf(l3, true);
   uint32_t h = xlb_hash_flow(&k);
-  auto src = v6("2001:db8:ff::");
-  src[12] = h >> 24, src[13] = h >> 16, src[14] = h >> 8, src[15] = h;
+  auto src = encapSrc6(h);
   std::array<uint8_t, 16> dst{};
   std::memcpy(dst.data(), be->bytes.data(), 16);
   Bytes want = eth(backendMac(backendIndex(*be)), kLbMac, 0x86dd, ipv6(src, dst, 41, l3, 0x28, h));
@@ -188,8 +195,7 @@ TEST_F(XdpFixture, Ipv4VipToIpv6BackendEncapsulates4in6) {
   auto r = run(eth(kLbMac, kClientMac, 0x0800, l3), XLB_R_TX_FLOW_NEW, XDP_TX);
   xlb_flow_key k = keyOf(l3, false);
   uint32_t h = xlb_hash_flow(&k);
-  auto src = v6("2001:db8:ff::");
-  src[12] = h >> 24, src[13] = h >> 16, src[14] = h >> 8, src[15] = h;
+  auto src = encapSrc6(h);
   Bytes want = eth(backendMac(11), kLbMac, 0x86dd, ipv6(src, v6("2001:db8:0:1::11"), 4, l3, 0, h));
   EXPECT_EQ(r.out, want) << "got\n" << hexdump(r.out) << "\nwant\n" << hexdump(want);
 }
