@@ -122,6 +122,11 @@ class LabCase(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("not attached", r.stderr)
         self.assertIn("xlbctl attach", r.stderr)
+        r = self.lab.sh("lb", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        os.path.join(BUILD, "tools", "xlbctl"), "--pin-path", self.lab.pin + "/lb",
+                        "vip", "del", ep, "--proto", "tcp", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("needs root", r.stderr)
         self.assertEqual(self.lab.xlbctl("vip", "list", "--json").stdout, before)
         res = self.lab.requests(xlblab.VIP4, 30)
         self.assertEqual(res["failures"], 0, res["errors"])

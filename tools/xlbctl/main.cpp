@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // xlbctl: manage xlb's pinned maps directly (xlbctl NOUN VERB).
+#include <linux/capability.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -46,6 +48,19 @@ void addVipArgs(CLI::App* cmd, VipArgs& a) {
 }
 
 volatile std::sig_atomic_t stopWatch = 0;
+
+bool hasCap(int cap) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+// Every command reads or writes BPF objects; say so up front rather than
+// as a puzzling "not attached" (an unprivileged user cannot see the pins).
+bool privileged() {
+  return (hasCap(CAP_BPF) || hasCap(CAP_SYS_ADMIN)) && hasCap(CAP_NET_ADMIN);
+}
 
 }  // namespace
 
@@ -152,6 +167,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (!privileged()) {
+    std::fprintf(stderr, "xlbctl: needs root (CAP_BPF and CAP_NET_ADMIN): run it with sudo\n");
+    return 1;
+  }
   try {
     if (*attach) {
       if (!encap4.empty()) load.encap4 = check(Prefix::parse(encap4));
