@@ -126,6 +126,11 @@ class Lab:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         # Pins live on the host's bpffs; the namespaces took their programs.
         subprocess.run(["rm", "-rf", self.pin], capture_output=True)
+        # libxdp's lock directory: removed only when no one else left anything in it.
+        try:
+            os.rmdir("/sys/fs/bpf/xdp")
+        except OSError:
+            pass
 
     # ---- servers and xlb -------------------------------------------------
     def start_backends(self, names=None):
