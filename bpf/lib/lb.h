@@ -38,7 +38,8 @@ static __always_inline __u32 xlb_choice_hash(struct xlb_choice *c, const struct 
 	return c->hash;
 }
 
-/* The flow's backend while it is still configured (weight 0 included);
+/* The flow's backend while it is still configured and not down (weight 0
+ * included);
  * otherwise the ring's pick, recorded in the flow table when record is set.
  * Returns 0 or -XLB_R_DROP_NO_BACKEND. */
 static __always_inline int xlb_choose(const struct xlb_flow_key *key, const struct xlb_vip *vip,
@@ -52,7 +53,8 @@ static __always_inline int xlb_choose(const struct xlb_flow_key *key, const stru
 		__u32 id = flow->backend_id;
 
 		be = bpf_map_lookup_elem(&xlb_backends, &id);
-		if (be && (be->flags & XLB_BE_IN_USE) && be->gen == flow->gen &&
+		if (be && (be->flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE &&
+		    be->gen == flow->gen &&
 		    be->vip_id == vip->id) {
 			c->backend_id = id;
 			c->be = be;

@@ -57,6 +57,9 @@ struct xlb_addr_key {
 };
 
 #define XLB_BE_IN_USE 1u
+/* Failed its health check (or disabled by the operator): not in the ring,
+ * and flows recorded for it are re-balanced on their next packet. */
+#define XLB_BE_DOWN 2u
 
 /* xlb_backends value, indexed by backend id (1..max_backends-1).
  * One slot per (VIP, backend address). weight 0 = draining: not in the

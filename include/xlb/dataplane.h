@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "xlb/addr.h"
 #include "xlb/error.h"
 #include "xlb/fd.h"
+#include "xlb/plan.h"
 
 namespace xlb {
 
@@ -41,6 +43,7 @@ struct BackendInfo {
   uint32_t vipId = 0;
   uint32_t weight = 0;
   uint32_t gen = 0;
+  bool down = false;     // XLB_BE_DOWN: out of the ring, its flows re-balanced
   std::string warning;  // set when the neighbour could not be resolved yet
 };
 
@@ -82,6 +85,13 @@ class NeighbourKeeper {
   virtual Result<void> keep(const IpAddr& backend) = 0;
 };
 
+struct SyncResult {
+  BackendPlan plan;
+  bool vipAdded = false, forwardChanged = false, ringFlipped = false;
+  size_t flowsRemoved = 0;
+  std::vector<std::string> warnings;  // neighbours not resolved yet
+};
+
 class Dataplane {
  public:
   // Opens the pinned maps under pinDir; fails with a hint when xlb is not
@@ -101,6 +111,13 @@ class Dataplane {
   Result<void> delBackend(const VipKey& vip, const IpAddr& addr);
   Result<std::vector<BackendInfo>> backends() const;  // all in use
 
+  // Makes one VIP's backends what `desired` says (adding the VIP if
+  // missing), in one locked step: slots written first, then one ring
+  // rebuild and flip if the ring's inputs changed, then the flows of
+  // removed or newly-down backends deleted. Unchanged VIPs are untouched.
+  Result<SyncResult> syncVip(const VipKey& vip, uint8_t forward, std::span<const DesiredBackend> desired,
+                             NeighbourKeeper* neigh);
+
   Result<Stats> stats() const;
   Result<std::vector<FlowEntry>> flows(size_t limit) const;
   Result<size_t> flushFlows();
@@ -111,6 +128,9 @@ class Dataplane {
 
  private:
   Result<void> rebuildRing(const VipInfo& vip);
+  Result<VipInfo> addVipLocked(const VipKey& key, uint8_t forward);
+  Result<BackendInfo> writeNewBackend(uint32_t id, uint32_t oldGen, uint32_t vipId, const IpAddr& addr,
+                                      uint32_t weight, bool down);
   Result<void> writeRingHalf(uint32_t vipId, uint32_t half, const std::vector<uint32_t>& ring);
   Result<void> zeroStats(int fd, uint32_t id);
   Result<Fd> lock() const;

@@ -44,6 +44,20 @@ Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifnam
 Result<void> decapDetach(const std::string& pinDir, const std::string& ifname);
 Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add);
 
+// The id of the xlb_xdp of this instance (pinDir) attached to ifname, if
+// any: a restarted xlbd adopts it instead of attaching again.
+Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const std::string& ifname);
+
+// Which xlbd owns an instance's maps: a one-entry map pinned next to them
+// (pid, control socket), so xlbctl finds the daemon from --pin-path alone.
+struct Owner {
+  int pid = 0;
+  std::string socket;
+};
+Result<void> pinOwner(const std::string& pinDir, const std::string& socketPath);
+void unpinOwner(const std::string& pinDir);
+std::optional<Owner> readOwner(const std::string& pinDir);
+
 // Fails with a clear message unless path is on a bpffs mount.
 Result<void> checkBpffs(const std::string& pinDir);
 

@@ -48,6 +48,7 @@ class Lab:
         for i in range(1, backends + 1):
             self.ns["b%d" % i] = "%s-b%d" % (self.id, i)
         self.pin = "/sys/fs/bpf/%s" % self.id
+        self.run_dir = "/run/%s" % self.id  # xlbd's control socket, config, log
         self.procs = []
         self.up_done = False
 
@@ -125,7 +126,7 @@ class Lab:
         for name in self.ns.values():
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         # Pins live on the host's bpffs; the namespaces took their programs.
-        subprocess.run(["rm", "-rf", self.pin], capture_output=True)
+        subprocess.run(["rm", "-rf", self.pin, self.run_dir], capture_output=True)
         # libxdp's lock directory: removed only when no one else left anything in it.
         try:
             os.rmdir("/sys/fs/bpf/xdp")
@@ -186,6 +187,86 @@ class Lab:
 
     def stats(self):
         return json.loads(self.xlbctl("stats", "--json").stdout)
+
+    # ---- daemon mode -----------------------------------------------------
+    def xlbd_config(self, family=4, forward="l2dsr", check=None, backends=None, name="xlb.yaml", extra=""):
+        """Writes an xlbd config for the lab's VIP and returns its path.
+        check: the VIP's check as a YAML flow mapping (default: HTTP GET
+        /api/v2/ping/ every 300 ms, rise 2, fall 2)."""
+        os.makedirs(self.run_dir, exist_ok=True)
+        vip = "%s:80" % VIP4 if family == 4 else "[%s]:80" % VIP6
+        check = check or ("{type: http, path: /api/v2/ping/, expect_status: 200, expect_body: 'ha', "
+                          "interval: 300ms, timeout: 250ms, rise: 2, fall: 2}")
+        bes = backends if backends is not None else self.backend_names()
+        lines = [
+            "# xlbd on the lab (written by xlblab.py)",
+            "pin_path: %s/lb" % self.pin,
+            "control_socket: %s/xlbd.sock" % self.run_dir,
+            "metrics: {listen: 127.0.0.1:9120}",
+            "limits: {ring_size: 65537}",
+            "encap: {ipv4_source: %s, ipv6_source: %s}" % (ENCAP4, ENCAP6),
+            "interfaces:",
+            "  - {name: eth0, mode: native}",
+            "vips:",
+            "  - address: %s" % ('"%s"' % vip),
+            "    proto: tcp",
+            "    forward: %s" % forward,
+            "    check: %s" % check,
+            "    backends:",
+        ]
+        for b in bes:
+            lines.append("      - {address: %s, name: %s}" % (self.addr4(b) if family == 4 else self.addr6(b), b))
+        path = os.path.join(self.run_dir, name)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n" + extra)
+        return path
+
+    def start_xlbd(self, config, *args, wait=True):
+        """Starts xlbd in the load balancer's namespace; its log goes to
+        run_dir/xlbd.log. Waits until its control socket answers."""
+        os.makedirs(self.run_dir, exist_ok=True)
+        log = open(os.path.join(self.run_dir, "xlbd.log"), "a")
+        p = subprocess.Popen(self.nsenter("lb") + [os.path.join(self.build, "userspace", "daemon", "xlbd"),
+                                                   "--config", config] + list(args),
+                             stdout=log, stderr=log)
+        p.lab_name = "xlbd"
+        self.procs.append(p)
+        self.xlbd = p
+        if wait:
+            stop = time.monotonic() + 15
+            while time.monotonic() < stop:
+                if p.poll() is not None:
+                    raise RuntimeError("xlbd exited with %d:\n%s" % (p.returncode, self.xlbd_log()))
+                if self.xlbctl("health", "--json", check=False).returncode == 0:
+                    return p
+                time.sleep(0.05)
+            raise RuntimeError("xlbd did not answer on its control socket:\n" + self.xlbd_log())
+        return p
+
+    def xlbd_log(self):
+        try:
+            with open(os.path.join(self.run_dir, "xlbd.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def health(self):
+        """{backend address: entry} from xlbctl health --json."""
+        out = {}
+        for v in json.loads(self.xlbctl("health", "--json").stdout):
+            for b in v["backends"]:
+                out[b["address"]] = b
+        return out
+
+    def wait_health(self, want, timeout=15):
+        """Waits until every backend address in want has the state it names."""
+        stop = time.monotonic() + timeout
+        while time.monotonic() < stop:
+            h = self.health()
+            if all(h.get(a, {}).get("state") == s for a, s in want.items()):
+                return time.monotonic()
+            time.sleep(0.05)
+        raise RuntimeError("backends did not reach %s: %s\n%s" % (want, self.health(), self.xlbd_log()))
 
 
 def _signal_exit(signum, frame):

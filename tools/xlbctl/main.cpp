@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "render.h"
+#include "xlb/control.h"
 #include "xlb/dataplane.h"
 #include "xlb/loader.h"
 #include "xlb/neigh.h"
@@ -114,6 +115,25 @@ int main(int argc, char** argv) {
   auto* beDel = backend->add_subcommand("del", "remove a backend from a VIP");
   addVipArgs(beDel, va);
   beDel->add_option("backend", beAddr, "backend address")->required();
+  // Administrative state, kept by xlbd across health changes and restarts.
+  std::string adminProto = "tcp";
+  CLI::App* beAdmin[3];
+  const char* adminVerbs[3] = {"enable", "disable", "drain"};
+  const char* adminHelp[3] = {"(xlbd) let health decide again", "(xlbd) take out of service: no new flows, its flows re-balanced",
+                              "(xlbd) no new flows; existing flows continue"};
+  for (int i = 0; i < 3; ++i) {
+    beAdmin[i] = backend->add_subcommand(adminVerbs[i], adminHelp[i]);
+    beAdmin[i]->add_option("vip", va.endpoint, "VIP as ADDR:PORT or [ADDR]:PORT")->required();
+    beAdmin[i]->add_option("backend", beAddr, "backend address")->required();
+    beAdmin[i]->add_option("--proto", adminProto, "tcp or udp")->capture_default_str();
+  }
+
+  // daemon-only commands
+  auto* health = app.add_subcommand("health", "(xlbd) health of every backend: state, last check, error, latency");
+  health->add_flag("--json", asJson, "JSON output");
+  auto* reload = app.add_subcommand("reload", "(xlbd) re-read the config file and apply the difference");
+  auto* configCmd = app.add_subcommand("config", "(xlbd) the running configuration")->require_subcommand(1);
+  auto* configShow = configCmd->add_subcommand("show", "print the configuration xlbd runs with (JSON)");
 
   // stats
   double watch = 0;
@@ -172,6 +192,52 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
+    // With xlbd running, it is the only writer of the maps.
+    auto daemon = daemonSocket(pinDir);
+    bool edits = *attach || *vipAdd || *vipDel || *beAdd || *beSet || *beDel || *flowsFlush;
+    if (daemon && edits)
+      throw CommandError{"xlbd owns the maps under " + pinDir + " (control socket " + *daemon +
+                         "): edit its config file and run 'xlbctl reload', or use 'xlbctl backend enable|disable|drain VIP BACKEND'"};
+    auto call = [&](const json& req) {
+      if (!daemon)
+        throw CommandError{"xlbd is not running for " + pinDir +
+                           " (this command needs the daemon: start it with xlbd --config FILE)"};
+      auto r = check(controlCall(*daemon, req));
+      if (!r.value("ok", false)) throw CommandError{r.value("error", std::string("xlbd refused"))};
+      return r;
+    };
+    int admin = -1;
+    for (int i = 0; i < 3; ++i)
+      if (beAdmin[i]->parsed()) admin = i;
+    if (admin >= 0) {
+      check(parseProto(adminProto));
+      auto r = call({{"cmd", "backend"}, {"action", adminVerbs[admin]}, {"vip", va.endpoint}, {"proto", adminProto},
+                     {"backend", beAddr}});
+      std::printf("backend %s of %s/%s: %s (health: %s%s)\n", beAddr.c_str(), va.endpoint.c_str(), adminProto.c_str(),
+                  r.value("admin", "").c_str(), r.value("state", "").c_str(),
+                  r.value("flows_removed", 0) ? (", " + std::to_string(r.value("flows_removed", 0)) + " flows re-balanced").c_str() : "");
+      return 0;
+    }
+    if (*health) {
+      auto r = call({{"cmd", "health"}});
+      if (asJson)
+        std::cout << r["vips"].dump(2) << "\n";
+      else
+        xlbctl::printHealth(r["vips"]);
+      return 0;
+    }
+    if (*reload) {
+      auto r = call({{"cmd", "reload"}});
+      auto& res = r["result"];
+      std::printf("reloaded: generation %llu, %s\n", res.value("generation", 0ull),
+                  res["changes"].empty() ? "no changes" : res["changes"].dump().c_str());
+      return 0;
+    }
+    if (*configShow) {
+      auto r = call({{"cmd", "config"}});
+      std::cout << r["config"].dump(2) << "\n";
+      return 0;
+    }
     if (*attach) {
       if (!encap4.empty()) load.encap4 = check(Prefix::parse(encap4));
       if (!encap6.empty()) load.encap6 = check(Prefix::parse(encap6));

@@ -36,7 +36,7 @@ json vipsJson(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>& 
     for (const auto& be : bes)
       if (be.vipId == v.id)
         b.push_back({{"address", be.addr.str()}, {"id", be.id}, {"weight", be.weight},
-                     {"state", be.weight ? "active" : "draining"}});
+                     {"state", be.down ? "down" : be.weight ? "active" : "draining"}});
     out.push_back({{"vip", v.key.ep.str()}, {"proto", protoName(v.key.proto)}, {"id", v.id},
                    {"forward", forwardName(v.forward)}, {"ring", v.ringSel}, {"backends", b}});
   }
@@ -54,7 +54,7 @@ void printVips(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>&
     for (const auto& be : bes)
       if (be.vipId == v.id)
         list += (list.empty() ? "" : ", ") + be.addr.str() + " (" +
-                (be.weight ? std::to_string(be.weight) : std::string("0, draining")) + ")";
+                (be.weight ? std::to_string(be.weight) : std::string("0, draining")) + (be.down ? ", down" : "") + ")";
     std::printf("%-4u %-32s %-6s %-6s %s\n", v.id, v.key.ep.str().c_str(), protoName(v.key.proto).c_str(),
                 forwardName(v.forward), list.empty() ? "-" : list.c_str());
   }
@@ -161,4 +161,24 @@ void printExplain(const Explanation& e) {
   std::printf("why:      %s\n", e.reason.c_str());
 }
 
+void printHealth(const json& vips) {
+  if (vips.empty()) {
+    std::puts("xlbd has no VIPs");
+    return;
+  }
+  std::printf("%-28s %-26s %-12s %-6s %-9s %-6s %9s %10s  %s\n", "VIP", "BACKEND", "NAME", "STATE", "ADMIN", "CHECK",
+              "LAST (s)", "LATENCY ms", "LAST ERROR");
+  for (const auto& v : vips)
+    for (const auto& b : v["backends"]) {
+      char last[16] = "-", lat[16] = "-";
+      if (b.contains("last_check_seconds_ago")) std::snprintf(last, sizeof(last), "%.1f", b["last_check_seconds_ago"].get<double>());
+      if (b.contains("latency_ms")) std::snprintf(lat, sizeof(lat), "%.2f", b["latency_ms"].get<double>());
+      std::printf("%-28s %-26s %-12s %-6s %-9s %-6s %9s %10s  %s\n", v.value("vip", "").c_str(),
+                  b.value("address", "").c_str(), b.value("name", "").c_str(), b.value("state", "").c_str(),
+                  b.value("admin", "").c_str(), b.value("check", "").c_str(), last, lat,
+                  b.value("last_error", "-").c_str());
+    }
+}
+
 }  // namespace xlbctl
+

@@ -25,4 +25,7 @@ void printExplain(const xlb::Explanation& e);
 
 std::string flowKeyStr(const xlb_flow_key& k);
 
+// xlbd's health answer as a table.
+void printHealth(const nlohmann::json& vips);
+
 }  // namespace xlbctl

@@ -178,7 +178,8 @@ Result<std::vector<BackendInfo>> Dataplane::backends() const {
     xlb_backend b{};
     if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0) return fail(errno, "cannot read backends");
     if (b.flags & XLB_BE_IN_USE)
-      out.push_back({id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen});
+      out.push_back({id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen,
+                     (b.flags & XLB_BE_DOWN) != 0});
   }
   return out;
 }
@@ -188,7 +189,7 @@ Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
   if (!all) return std::unexpected(all.error());
   std::vector<MaglevBackend> mb;
   for (const auto& b : *all)
-    if (b.vipId == vip.id) mb.push_back({b.id, b.addr, b.weight});
+    if (b.vipId == vip.id && !b.down) mb.push_back({b.id, b.addr, b.weight});
   auto ring = maglevRing(mb, meta_.ring_size);
   uint32_t next = (vip.ringSel & 1) ^ 1;
   if (auto r = writeRingHalf(vip.id, next, ring); !r) return r;
@@ -204,6 +205,10 @@ Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
 Result<VipInfo> Dataplane::addVip(const VipKey& key, uint8_t forward) {
   auto lk = lock();
   if (!lk) return std::unexpected(lk.error());
+  return addVipLocked(key, forward);
+}
+
+Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward) {
   auto all = vips();
   if (!all) return std::unexpected(all.error());
   std::set<uint32_t> used;
@@ -324,18 +329,104 @@ Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, 
     // the neighbour entry; a failure is reported but does not block.
     if (auto r = neigh->keep(addr); !r) warning = r.error().describe();
   }
-  if (auto r = zeroStats(beStats_.get(), freeId); !r) return std::unexpected(r.error());
+  auto b = writeNewBackend(freeId, slot.gen, v->id, addr, weight, false);
+  if (!b) return std::unexpected(b.error());
+  if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
+  b->warning = warning;
+  return b;
+}
+
+Result<BackendInfo> Dataplane::writeNewBackend(uint32_t id, uint32_t oldGen, uint32_t vipId,
+                                               const IpAddr& addr, uint32_t weight, bool down) {
+  if (auto r = zeroStats(beStats_.get(), id); !r) return std::unexpected(r.error());
   xlb_backend b{};
   b.addr = addr.toAbi();
   b.family = addr.family;
-  b.vip_id = v->id;
+  b.vip_id = vipId;
   b.weight = weight;
-  b.gen = slot.gen + 1;
-  b.flags = XLB_BE_IN_USE;
-  if (auto r = update(backends_, freeId, b, BPF_ANY, "cannot add backend"); !r)
+  b.gen = oldGen + 1;
+  b.flags = XLB_BE_IN_USE | (down ? XLB_BE_DOWN : 0);
+  if (auto r = update(backends_, id, b, BPF_ANY, "cannot add backend"); !r)
     return std::unexpected(r.error());
-  if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
-  return BackendInfo{freeId, addr, v->id, weight, b.gen, warning};
+  return BackendInfo{id, addr, vipId, weight, b.gen, down};
+}
+
+Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
+                                      std::span<const DesiredBackend> desired, NeighbourKeeper* neigh) {
+  auto lk = lock();
+  if (!lk) return std::unexpected(lk.error());
+  SyncResult res;
+  auto v = vip(vk);
+  if (!v) {
+    v = addVipLocked(vk, forward);
+    if (!v) return std::unexpected(v.error());
+    res.vipAdded = true;
+  } else if (v->forward != forward) {
+    auto k = vk.toAbi();
+    xlb_vip x{};
+    x.id = v->id;
+    x.forward = forward;
+    x.ring_sel = v->ringSel;
+    if (auto r = update(vips_, k, x, BPF_EXIST, "cannot change forwarding"); !r) return std::unexpected(r.error());
+    v->forward = forward;
+    res.forwardChanged = true;
+  }
+  for (const auto& d : desired)
+    if (auto r = checkFamilies(*v, d.addr); !r) return std::unexpected(r.error());
+
+  // One pass over the backend table: this VIP's backends and the free slots.
+  std::vector<BackendInfo> mine;
+  std::vector<std::pair<uint32_t, uint32_t>> freeSlots;  // id, gen
+  for (uint32_t id = 1; id < meta_.max_backends; ++id) {
+    xlb_backend b{};
+    if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0) return fail(errno, "cannot read backends");
+    if (!(b.flags & XLB_BE_IN_USE))
+      freeSlots.push_back({id, b.gen});
+    else if (b.vip_id == v->id)
+      mine.push_back({id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen,
+                      (b.flags & XLB_BE_DOWN) != 0});
+  }
+  res.plan = planBackends(mine, desired);
+  const auto& plan = res.plan;
+  if (plan.add.size() > freeSlots.size() + plan.remove.size())
+    return fail(ENOSPC, "backend table is full (" + std::to_string(meta_.max_backends - 1) +
+                            "): detach and attach with a larger max_backends");
+
+  for (uint32_t id : plan.remove) {
+    xlb_backend be{};
+    bpf_map_lookup_elem(backends_.get(), &id, &be);
+    xlb_backend gone{};
+    gone.gen = be.gen;
+    if (auto r = update(backends_, id, gone, BPF_ANY, "cannot delete backend"); !r) return std::unexpected(r.error());
+    freeSlots.push_back({id, be.gen});
+  }
+  for (const auto& c : plan.change) {
+    xlb_backend be{};
+    if (bpf_map_lookup_elem(backends_.get(), &c.id, &be) != 0) return fail(errno, "cannot read backends");
+    be.weight = c.weight;
+    be.flags = XLB_BE_IN_USE | (c.down ? XLB_BE_DOWN : 0);
+    if (auto r = update(backends_, c.id, be, BPF_ANY, "cannot update backend"); !r) return std::unexpected(r.error());
+  }
+  size_t next = 0;
+  for (const auto& a : plan.add) {
+    if (neigh)
+      if (auto r = neigh->keep(a.addr); !r) res.warnings.push_back(r.error().describe());
+    auto [id, gen] = freeSlots[next++];
+    auto b = writeNewBackend(id, gen, v->id, a.addr, a.weight, a.down);
+    if (!b) return std::unexpected(b.error());
+  }
+  if (plan.ringChanged || res.vipAdded) {
+    if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
+    res.ringFlipped = true;
+  }
+  if (!plan.dropFlowsOf.empty()) {
+    auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key&, const xlb_flow& f) {
+      return std::find(plan.dropFlowsOf.begin(), plan.dropFlowsOf.end(), f.backend_id) != plan.dropFlowsOf.end();
+    });
+    if (!n) return std::unexpected(n.error());
+    res.flowsRemoved = *n;
+  }
+  return res;
 }
 
 Result<BackendInfo> Dataplane::setWeight(const VipKey& vk, const IpAddr& addr, uint32_t weight) {
@@ -453,13 +544,14 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
     xlb_backend b{};
     if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0 || !(b.flags & XLB_BE_IN_USE))
       return std::nullopt;
-    return BackendInfo{id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen};
+    return BackendInfo{id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen,
+                       (b.flags & XLB_BE_DOWN) != 0};
   };
   xlb_flow f{};
   if (bpf_map_lookup_elem(flows_.get(), &key, &f) == 0) {
     e.flow = f;
     auto b = lookupBackend(f.backend_id);
-    if (b && b->gen == f.gen && b->vipId == v->id) {
+    if (b && !b->down && b->gen == f.gen && b->vipId == v->id) {
       e.flowValid = true;
       e.backend = b;
       e.reason = "flow table entry (backend " + std::to_string(f.backend_id) + ")";
@@ -470,7 +562,7 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
   uint32_t id = 0;
   if (bpf_map_lookup_elem(rings_.get(), &idx, &id) != 0) return fail(errno, "cannot read ring");
   e.backend = id ? lookupBackend(id) : std::nullopt;
-  std::string prefix = e.flow ? "stale flow entry (its backend is gone); " : "no flow entry; ";
+  std::string prefix = e.flow ? "stale flow entry (its backend is gone or down); " : "no flow entry; ";
   e.reason = prefix + "ring slot " + std::to_string(e.slot) + " of " +
              std::to_string(meta_.ring_size) + " (ring half " + std::to_string(v->ringSel) + ")";
   if (!e.backend) e.reason += ": the ring is empty, the packet is dropped (drop_no_backend)";

@@ -325,6 +325,57 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
   return res;
 }
 
+Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const std::string& ifname) {
+  quietLibs();
+  auto ifindex = ifindexOf(ifname);
+  if (!ifindex) return std::unexpected(ifindex.error());
+  Attached a = findAttached(*ifindex, "xlb_xdp");
+  if (!a.prog) return std::optional<uint32_t>();
+  int fd = bpf_obj_get((pinDir + "/xlb_tx_ports").c_str());
+  if (fd < 0) return std::optional<uint32_t>();  // an xlb_xdp of another instance
+  Fd ports(fd);
+  uint32_t ifx = static_cast<uint32_t>(*ifindex), val = 0;
+  if (bpf_map_lookup_elem(ports.get(), &ifx, &val) != 0) return std::optional<uint32_t>();
+  return std::optional<uint32_t>(xdp_program__id(a.prog));
+}
+
+namespace {
+constexpr const char* kOwnerPin = "xlb_owner";
+struct OwnerRecord {
+  uint32_t pid;
+  char socket[124];
+};
+}  // namespace
+
+Result<void> pinOwner(const std::string& pinDir, const std::string& socketPath) {
+  OwnerRecord rec{};
+  rec.pid = static_cast<uint32_t>(getpid());
+  if (socketPath.size() >= sizeof(rec.socket)) return fail(ENAMETOOLONG, "control socket path too long");
+  std::memcpy(rec.socket, socketPath.data(), socketPath.size());
+  int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, kOwnerPin, sizeof(uint32_t), sizeof(rec), 1, nullptr);
+  if (fd < 0) return std::unexpected(sysError(errno, "cannot create the owner record"));
+  Fd f(fd);
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(f.get(), &zero, &rec, BPF_ANY) != 0) return fail(errno, "cannot write the owner record");
+  std::string path = pinDir + "/" + kOwnerPin;
+  ::unlink(path.c_str());
+  if (bpf_obj_pin(f.get(), path.c_str()) != 0) return fail(errno, "cannot pin " + path);
+  return {};
+}
+
+void unpinOwner(const std::string& pinDir) { ::unlink((pinDir + "/" + kOwnerPin).c_str()); }
+
+std::optional<Owner> readOwner(const std::string& pinDir) {
+  int fd = bpf_obj_get((pinDir + "/" + kOwnerPin).c_str());
+  if (fd < 0) return std::nullopt;
+  Fd f(fd);
+  OwnerRecord rec{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(f.get(), &zero, &rec) != 0) return std::nullopt;
+  rec.socket[sizeof(rec.socket) - 1] = 0;
+  return Owner{static_cast<int>(rec.pid), rec.socket};
+}
+
 static Result<void> unpinAll(const std::string& pinDir, std::initializer_list<const char*> names) {
   for (const char* n : names) {
     std::string p = pinDir + "/" + n;
@@ -346,7 +397,8 @@ Result<void> detach(const std::string& pinDir, const std::string& ifname) {
   bpf_map_delete_elem(ports.get(), &ifx);
   if (bpf_map_get_next_key(ports.get(), nullptr, &next) == 0) return {};  // still attached elsewhere
   return unpinAll(pinDir, {"xlb_vips", "xlb_vip_addrs", "xlb_backends", "xlb_rings", "xlb_flows",
-                           "xlb_reasons", "xlb_vip_stats", "xlb_be_stats", "xlb_tx_ports", "xlb_meta"});
+                           "xlb_reasons", "xlb_vip_stats", "xlb_be_stats", "xlb_tx_ports", "xlb_meta",
+                           kOwnerPin});
 }
 
 Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifname, AttachMode mode,

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "daemon.h"
+
+#include <net/if.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "servers.h"
+#include "xlb/log.h"
+
+namespace xlb {
+
+using nlohmann::json;
+
+const char* adminName(Admin a) {
+  switch (a) {
+    case Admin::Disabled: return "disabled";
+    case Admin::Drain: return "drain";
+    default: return "enabled";
+  }
+}
+
+namespace {
+
+std::optional<Admin> parseAdmin(const std::string& s) {
+  if (s == "enabled" || s == "enable") return Admin::Enabled;
+  if (s == "disabled" || s == "disable") return Admin::Disabled;
+  if (s == "drain") return Admin::Drain;
+  return std::nullopt;
+}
+
+std::string label(const VipKey& v, const IpAddr& b) { return v.str() + " backend " + b.str(); }
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+Daemon::Daemon(asio::io_context& io, Config cfg, DaemonOptions opts)
+    : io_(io), cfg_(std::move(cfg)), opts_(opts), prober_(io) {}
+
+Daemon::~Daemon() = default;
+
+Result<void> Daemon::attachInterfaces(const Config& c) {
+  for (const auto& i : c.interfaces) {
+    auto have = attachedProgram(c.pinPath, i.name);
+    if (!have) return std::unexpected(have.error());
+    if (*have) {
+      log::info("adopting xlb_xdp (program id " + std::to_string(**have) + ") on " + i.name);
+      continue;
+    }
+    auto r = attach(c.pinPath, i.name, i.mode, c.load);
+    if (!r) return fail(r.error().code, i.name + ": " + r.error().message);
+    log::info("attached xlb_xdp (program id " + std::to_string(r->progId) + ") on " + i.name);
+  }
+  return {};
+}
+
+std::shared_ptr<Daemon::Backend> Daemon::makeBackend(const VipKey& vip, const BackendConfig& bc,
+                                                     std::optional<bool> initialUp) {
+  auto b = std::make_shared<Backend>();
+  b->vip = vip;
+  b->cfg = bc;
+  if (bc.check.type != CheckType::None)
+    b->health = std::make_unique<HealthTracker>(bc.check.rise, bc.check.fall, initialUp.value_or(cfg_.startUp),
+                                                Clock::now());
+  return b;
+}
+
+std::vector<DesiredBackend> Daemon::desired(const Vip& v) const {
+  bool anyUp = false;
+  for (const auto& b : v.backends) anyUp = anyUp || (b->admin != Admin::Disabled && b->up());
+  std::vector<DesiredBackend> out;
+  for (const auto& b : v.backends) {
+    DesiredBackend d;
+    d.addr = b->cfg.addr;
+    d.weight = b->admin == Admin::Drain ? 0 : b->cfg.weight;
+    bool healthDown = !b->up() && !(v.cfg.allDown == AllDown::SendToAll && !anyUp);
+    d.down = b->admin == Admin::Disabled || healthDown;
+    out.push_back(d);
+  }
+  return out;
+}
+
+Result<SyncResult> Daemon::apply(const VipKey& key) {
+  auto it = vips_.find(key);
+  if (it == vips_.end()) return fail(ENOENT, "no VIP " + key.str());
+  auto t0 = Clock::now();
+  auto want = desired(it->second);
+  auto r = dp_->syncVip(key, it->second.cfg.forward, want, &neigh_);
+  if (!r) {
+    log::error(key.str() + ": cannot update the maps: " + r.error().describe());
+    return r;
+  }
+  for (const auto& w : r->warnings) log::warn(key.str() + ": " + w);
+  if (r->ringFlipped) {
+    double s = secondsSince(t0);
+    ++ringUpdates_;
+    ringUpdateSecondsSum_ += s;
+    ringUpdateSecondsLast_ = s;
+    size_t live = 0;
+    for (const auto& d : want) live += !d.down && d.weight > 0;
+    log::info(key.str() + ": ring rebuilt with " + std::to_string(live) + " of " + std::to_string(want.size()) +
+              " backends in " + std::to_string(static_cast<int>(s * 1e6)) + " us" +
+              (r->flowsRemoved ? ", " + std::to_string(r->flowsRemoved) + " flows of removed or down backends deleted" : "") +
+              (live == 0 ? "; no backend takes new flows: they are dropped" : ""));
+  }
+  return r;
+}
+
+void Daemon::startCheck(const std::shared_ptr<Backend>& b) {
+  if (!b->health) return;
+  asio::co_spawn(io_, checkLoop(b), asio::detached);
+}
+
+asio::awaitable<void> Daemon::checkLoop(std::shared_ptr<Backend> b) {
+  asio::steady_timer timer(io_);
+  const CheckSpec& spec = b->cfg.check;
+  Endpoint target{spec.address.value_or(b->cfg.addr), spec.port.value_or(b->vip.ep.port)};
+  auto next = Clock::now() + checkDelay(spec.interval, true, rng_);
+  while (b->alive && !stopping_) {
+    timer.expires_at(next);
+    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (!b->alive || stopping_) co_return;
+    next += checkDelay(spec.interval, false, rng_);
+    auto r = co_await prober_.probe(spec, target);
+    if (!b->alive || stopping_) co_return;
+    if (!r.ok) log::debug(label(b->vip, b->cfg.addr) + ": check failed: " + r.error);
+    auto t = b->health->observe(r, Clock::now());
+    if (t) {
+      ++transitions_;
+      log::info(label(b->vip, b->cfg.addr) + " (" + b->cfg.name + ") is " + (t->up ? "up" : "down") + ": " +
+                t->reason);
+      apply(b->vip);
+    }
+    if (next < Clock::now()) next = Clock::now();
+  }
+}
+
+// Operator decisions (enable/disable/drain) outlive restarts: a small JSON
+// file next to the control socket.
+static std::string adminFile(const Config& c) {
+  return (std::filesystem::path(c.controlSocket).parent_path() / "xlbd-admin.json").string();
+}
+
+void Daemon::saveAdmin() const {
+  json j = json::object();
+  for (const auto& [k, v] : vips_)
+    for (const auto& b : v.backends)
+      if (b->admin != Admin::Enabled) j[k.str()][b->cfg.addr.str()] = adminName(b->admin);
+  std::string path = adminFile(cfg_), tmp = path + ".tmp";
+  std::ofstream(tmp) << j.dump(2) << "\n";
+  std::filesystem::rename(tmp, path);
+}
+
+std::map<std::string, std::map<std::string, std::string>> Daemon::loadAdmin() const {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  std::ifstream in(adminFile(cfg_));
+  if (!in) return out;
+  try {
+    json j = json::parse(in);
+    for (auto& [vip, bs] : j.items())
+      for (auto& [be, st] : bs.items()) out[vip][be] = st.get<std::string>();
+  } catch (const std::exception& e) {
+    log::warn("ignoring " + adminFile(cfg_) + ": " + e.what());
+  }
+  return out;
+}
+
+Result<void> Daemon::start() {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(cfg_.controlSocket).parent_path(), ec);
+  if (auto owner = readOwner(cfg_.pinPath); owner && owner->pid != getpid() && kill(owner->pid, 0) == 0 &&
+                                            controlAnswers(owner->socket))
+    return fail(EBUSY, "another xlbd (pid " + std::to_string(owner->pid) + ") owns " + cfg_.pinPath +
+                           " and answers on " + owner->socket);
+  if (auto r = attachInterfaces(cfg_); !r) return r;
+  auto dp = Dataplane::open(cfg_.pinPath);
+  if (!dp) return std::unexpected(dp.error());
+  dp_.emplace(std::move(*dp));
+
+  // What the maps already hold: a restarted xlbd carries on from it.
+  std::map<std::pair<VipKey, IpAddr>, bool> wasUp;
+  std::map<uint32_t, VipKey> vipById;
+  auto existing = dp_->vips();
+  if (!existing) return std::unexpected(existing.error());
+  for (const auto& v : *existing) vipById[v.id] = v.key;
+  if (auto bs = dp_->backends(); bs)
+    for (const auto& b : *bs) wasUp[{vipById[b.vipId], b.addr}] = !b.down;
+  auto admin = loadAdmin();
+
+  for (const auto& v : *existing) {
+    bool keep = std::any_of(cfg_.vips.begin(), cfg_.vips.end(), [&](const VipConfig& c) { return c.key == v.key; });
+    if (!keep) {
+      log::info(v.key.str() + ": not in the config, removed");
+      if (auto r = dp_->delVip(v.key); !r) return r;
+    }
+  }
+  for (const auto& vc : cfg_.vips) {
+    Vip v;
+    v.cfg = vc;
+    for (const auto& bc : vc.backends) {
+      std::optional<bool> up;
+      if (auto w = wasUp.find({vc.key, bc.addr}); w != wasUp.end()) up = w->second;
+      auto b = makeBackend(vc.key, bc, up);
+      if (auto a = admin[vc.key.str()].find(bc.addr.str()); a != admin[vc.key.str()].end())
+        if (auto x = parseAdmin(a->second)) b->admin = *x;
+      v.backends.push_back(b);
+    }
+    vips_[vc.key] = std::move(v);
+    if (auto r = apply(vc.key); !r) return std::unexpected(r.error());
+  }
+  if (auto r = pinOwner(cfg_.pinPath, cfg_.controlSocket); !r) return r;
+  control_ = std::make_unique<ControlServer>(io_, cfg_.controlSocket, [this](const json& j) { return handle(j); });
+  if (auto r = control_->start(); !r) return r;
+  if (cfg_.metricsListen) {
+    metricsServer_ = std::make_unique<MetricsServer>(io_, *cfg_.metricsListen, cfg_.metricsPath,
+                                                     [this] { return metrics(); });
+    if (auto r = metricsServer_->start(); !r) return r;
+  }
+  for (auto& [k, v] : vips_)
+    for (auto& b : v.backends) startCheck(b);
+  log::info("running: " + std::to_string(vips_.size()) + " VIPs from " + cfg_.file + ", control socket " +
+            cfg_.controlSocket +
+            (cfg_.metricsListen ? ", metrics on http://" + cfg_.metricsListen->str() + cfg_.metricsPath : ""));
+  return {};
+}
+
+void Daemon::shutdown() {
+  stopping_ = true;
+  if (control_) control_->stop();
+  if (metricsServer_) metricsServer_->stop();
+  unpinOwner(cfg_.pinPath);
+  if (opts_.detachOnExit) {
+    for (const auto& i : cfg_.interfaces) {
+      if (auto r = detach(cfg_.pinPath, i.name); !r)
+        log::error("cannot detach from " + i.name + ": " + r.error().describe());
+      else
+        log::info("detached xlb_xdp from " + i.name);
+    }
+  } else {
+    log::info("stopping; xlb_xdp stays attached and forwards with the last state");
+  }
+}
+
+Result<void> Daemon::removeVip(const VipKey& key) {
+  auto it = vips_.find(key);
+  if (it != vips_.end()) {
+    for (auto& b : it->second.backends) b->alive = false;
+    vips_.erase(it);
+  }
+  if (dp_->vip(key)) return dp_->delVip(key);
+  return {};
+}
+
+Result<json> Daemon::reload() {
+  auto nc = loadConfig(cfg_.file);
+  auto bad = [&](const std::string& m) -> Result<json> {
+    ++reloadsFailed_;
+    lastReloadError_ = m;
+    log::error("reload rejected, nothing changed: " + m);
+    return fail(0, m);
+  };
+  if (!nc) return bad(nc.error().describe());
+  if (nc->pinPath != cfg_.pinPath) return bad(cfg_.file + ": pin_path changed: restart xlbd to move the instance");
+  if (nc->controlSocket != cfg_.controlSocket)
+    return bad(cfg_.file + ": control_socket changed: restart xlbd to move it");
+  for (const auto& i : nc->interfaces)
+    if (!if_nametoindex(i.name.c_str()))
+      return bad(cfg_.file + ":" + std::to_string(i.line) + ": name: interface '" + i.name + "' not found");
+  if (nc->vips.size() > dp_->meta().max_vips)
+    return bad(cfg_.file + ": " + std::to_string(nc->vips.size()) + " VIPs, the instance holds " +
+               std::to_string(dp_->meta().max_vips));
+
+  json changes = json::array();
+  // Interfaces: attach the new, detach the dropped.
+  Config onlyNew = *nc;
+  onlyNew.interfaces.clear();
+  for (const auto& i : nc->interfaces)
+    if (std::none_of(cfg_.interfaces.begin(), cfg_.interfaces.end(), [&](auto& o) { return o.name == i.name; }))
+      onlyNew.interfaces.push_back(i);
+  if (auto r = attachInterfaces(onlyNew); !r) return bad(r.error().describe());
+  for (const auto& i : onlyNew.interfaces) changes.push_back("attached " + i.name);
+  for (const auto& o : cfg_.interfaces)
+    if (std::none_of(nc->interfaces.begin(), nc->interfaces.end(), [&](auto& i) { return o.name == i.name; })) {
+      if (auto r = detach(cfg_.pinPath, o.name); !r) log::error("cannot detach from " + o.name + ": " + r.error().describe());
+      changes.push_back("detached " + o.name);
+    }
+
+  // VIPs: only the difference.
+  std::vector<VipKey> gone;
+  for (const auto& [k, v] : vips_)
+    if (std::none_of(nc->vips.begin(), nc->vips.end(), [&](auto& c) { return c.key == k; })) gone.push_back(k);
+  for (const auto& k : gone) {
+    if (auto r = removeVip(k); !r) log::error(k.str() + ": " + r.error().describe());
+    changes.push_back("removed VIP " + k.str());
+  }
+  std::string oldFile = cfg_.file;
+  bool oldStartUp = cfg_.startUp;
+  for (const auto& vc : nc->vips) {
+    auto it = vips_.find(vc.key);
+    if (it != vips_.end() && it->second.cfg == vc) continue;  // unchanged: flows and ring untouched
+    Vip v;
+    v.cfg = vc;
+    for (const auto& bc : vc.backends) {
+      std::shared_ptr<Backend> old;
+      if (it != vips_.end())
+        for (auto& b : it->second.backends)
+          if (b->cfg.addr == bc.addr) old = b;
+      if (old && old->cfg.check == bc.check) {
+        old->cfg = bc;  // weight or name changed: health carries over
+        v.backends.push_back(old);
+        continue;
+      }
+      std::optional<bool> up;
+      if (old) {
+        up = old->up();
+        old->alive = false;
+      }
+      auto b = makeBackend(vc.key, bc, up ? up : std::optional<bool>(oldStartUp));
+      if (old) b->admin = old->admin;
+      v.backends.push_back(b);
+      startCheck(b);
+    }
+    if (it != vips_.end())
+      for (auto& b : it->second.backends)
+        if (std::none_of(v.backends.begin(), v.backends.end(), [&](auto& x) { return x == b; })) b->alive = false;
+    changes.push_back((it == vips_.end() ? "added VIP " : "changed VIP ") + vc.key.str());
+    vips_[vc.key] = std::move(v);
+    if (auto r = apply(vc.key); !r) log::error(vc.key.str() + ": " + r.error().describe());
+  }
+  cfg_ = std::move(*nc);
+  cfg_.file = oldFile;
+  ++generation_;
+  ++reloadsOk_;
+  lastReloadError_.clear();
+  saveAdmin();
+  log::info("reloaded " + cfg_.file + " (generation " + std::to_string(generation_) + "): " +
+            (changes.empty() ? std::string("no changes") : changes.dump()));
+  return json{{"generation", generation_}, {"changes", changes}};
+}
+
+std::shared_ptr<Daemon::Backend> Daemon::find(const std::string& vip, const std::string& proto,
+                                              const std::string& backend, std::string& err) {
+  auto ep = Endpoint::parse(vip);
+  auto pr = parseProto(proto.empty() ? "tcp" : proto);
+  auto addr = IpAddr::parse(backend);
+  if (!ep) return err = ep.error().message, nullptr;
+  if (!pr) return err = pr.error().message, nullptr;
+  if (!addr) return err = addr.error().message, nullptr;
+  auto it = vips_.find(VipKey{*ep, *pr});
+  if (it == vips_.end()) return err = "no VIP " + VipKey{*ep, *pr}.str() + " in the config", nullptr;
+  for (auto& b : it->second.backends)
+    if (b->cfg.addr == *addr) return b;
+  err = "no backend " + addr->str() + " in " + it->first.str();
+  return nullptr;
+}
+
+json Daemon::healthJson() const {
+  json out = json::array();
+  auto now = Clock::now();
+  for (const auto& [k, v] : vips_) {
+    json bs = json::array();
+    for (const auto& b : v.backends) {
+      json j{{"address", b->cfg.addr.str()}, {"name", b->cfg.name}, {"weight", b->cfg.weight},
+             {"admin", adminName(b->admin)}, {"check", checkTypeName(b->cfg.check.type)},
+             {"state", b->up() ? "up" : "down"}};
+      if (b->health) {
+        const auto& h = *b->health;
+        j["since_seconds"] = std::chrono::duration<double>(now - h.since()).count();
+        j["checks"] = h.checks();
+        j["failures"] = h.failures();
+        if (h.lastCheck()) {
+          j["last_check_seconds_ago"] = std::chrono::duration<double>(now - *h.lastCheck()).count();
+          j["last_result"] = h.last().ok ? "ok" : h.last().error;
+          j["latency_ms"] = h.last().latency.count() / 1000.0;
+        }
+        if (!h.lastError().empty()) j["last_error"] = h.lastError();
+      }
+      bs.push_back(j);
+    }
+    out.push_back({{"vip", k.str()}, {"forward", forwardName(v.cfg.forward)}, {"backends", bs}});
+  }
+  return out;
+}
+
+json Daemon::configJson() const {
+  json vs = json::array();
+  for (const auto& [k, v] : vips_) {
+    json bs = json::array();
+    for (const auto& b : v.cfg.backends) {
+      const auto& c = b.check;
+      json chk{{"type", checkTypeName(c.type)}};
+      if (c.type != CheckType::None) {
+        chk["interval_ms"] = c.interval.count();
+        chk["timeout_ms"] = c.timeout.count();
+        chk["rise"] = c.rise;
+        chk["fall"] = c.fall;
+        if (c.port) chk["port"] = *c.port;
+        if (c.address) chk["address"] = c.address->str();
+        if (c.type != CheckType::Tcp) {
+          chk["path"] = c.path;
+          if (!c.host.empty()) chk["host"] = c.host;
+          json st = json::array();
+          for (auto s : c.expectStatus) st.push_back(s.lo == s.hi ? std::to_string(s.lo) : std::to_string(s.lo) + "-" + std::to_string(s.hi));
+          chk["expect_status"] = st;
+          if (!c.expectBody.empty()) chk["expect_body"] = c.expectBody;
+        }
+        if (c.type == CheckType::Https) {
+          chk["verify"] = c.verify;
+          if (!c.sni.empty()) chk["sni"] = c.sni;
+          if (!c.caFile.empty()) chk["ca_file"] = c.caFile;
+        }
+      }
+      bs.push_back({{"address", b.addr.str()}, {"name", b.name}, {"weight", b.weight}, {"check", chk}});
+    }
+    vs.push_back({{"address", k.ep.str()}, {"proto", protoName(k.proto)}, {"forward", forwardName(v.cfg.forward)},
+                  {"all_down", v.cfg.allDown == AllDown::Drop ? "drop" : "send_to_all"}, {"backends", bs}});
+  }
+  json ifs = json::array();
+  for (const auto& i : cfg_.interfaces) ifs.push_back(i.name);
+  return {{"file", cfg_.file}, {"generation", generation_}, {"pin_path", cfg_.pinPath},
+          {"control_socket", cfg_.controlSocket}, {"interfaces", ifs}, {"vips", vs}};
+}
+
+json Daemon::handle(const json& req) {
+  std::string cmd = req.value("cmd", "");
+  auto error = [](const std::string& m) { return json{{"ok", false}, {"error", m}}; };
+  try {
+    if (cmd == "status")
+      return {{"ok", true}, {"pid", getpid()}, {"pin_path", cfg_.pinPath}, {"generation", generation_}};
+    if (cmd == "health") return {{"ok", true}, {"vips", healthJson()}};
+    if (cmd == "config") return {{"ok", true}, {"config", configJson()}};
+    if (cmd == "reload") {
+      auto r = reload();
+      if (!r) return error(r.error().describe());
+      return {{"ok", true}, {"result", *r}};
+    }
+    if (cmd == "backend") {
+      std::string err;
+      auto b = find(req.value("vip", ""), req.value("proto", "tcp"), req.value("backend", ""), err);
+      if (!b) return error(err);
+      auto a = parseAdmin(req.value("action", ""));
+      if (!a) return error("unknown action '" + req.value("action", "") + "' (use enable, disable or drain)");
+      b->admin = *a;
+      saveAdmin();
+      log::info(label(b->vip, b->cfg.addr) + ": administratively " + adminName(*a));
+      auto r = apply(b->vip);
+      if (!r) return error(r.error().describe());
+      return {{"ok", true}, {"admin", adminName(*a)}, {"state", b->up() ? "up" : "down"},
+              {"flows_removed", r->flowsRemoved}};
+    }
+  } catch (const std::exception& e) {
+    return error(std::string("bad request: ") + e.what());
+  }
+  return error("unknown command '" + cmd + "'");
+}
+
+}  // namespace xlb

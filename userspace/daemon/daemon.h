@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// xlbd: owns an xlb instance's maps, health-checks the backends and keeps
+// each VIP's ring equal to its live backends; serves the control socket and
+// /metrics. Everything runs on one Asio event loop.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+#include "xlb/config.h"
+#include "xlb/dataplane.h"
+#include "xlb/health.h"
+#include "xlb/neigh.h"
+
+namespace xlb {
+
+enum class Admin { Enabled, Disabled, Drain };
+const char* adminName(Admin a);
+
+struct DaemonOptions {
+  bool detachOnExit = false;
+};
+
+class Daemon {
+ public:
+  Daemon(asio::io_context& io, Config cfg, DaemonOptions opts);
+  ~Daemon();
+
+  // Attaches (or adopts what is attached), writes the config into the maps,
+  // starts checks, the control socket and metrics.
+  Result<void> start();
+  // Stops checking; the program and maps stay unless --detach-on-exit.
+  void shutdown();
+
+  // Re-reads the config file; applies only the difference. On error nothing
+  // changes.
+  Result<nlohmann::json> reload();
+
+  nlohmann::json handle(const nlohmann::json& request);  // the control API
+  std::string metrics();
+
+ private:
+  struct Backend {
+    VipKey vip;
+    BackendConfig cfg;
+    std::unique_ptr<HealthTracker> health;  // null: no check, always up
+    Admin admin = Admin::Enabled;
+    bool alive = true;  // false once removed: its check loop ends
+    bool up() const { return !health || health->up(); }
+  };
+  struct Vip {
+    VipConfig cfg;
+    std::vector<std::shared_ptr<Backend>> backends;
+  };
+
+  Result<void> attachInterfaces(const Config& c);
+  std::shared_ptr<Backend> makeBackend(const VipKey& vip, const BackendConfig& bc, std::optional<bool> initialUp);
+  void startCheck(const std::shared_ptr<Backend>& b);
+  asio::awaitable<void> checkLoop(std::shared_ptr<Backend> b);
+  Result<SyncResult> apply(const VipKey& vip);
+  std::vector<DesiredBackend> desired(const Vip& v) const;
+  Result<void> removeVip(const VipKey& vip);
+  std::shared_ptr<Backend> find(const std::string& vip, const std::string& proto, const std::string& backend,
+                                std::string& err);
+  void saveAdmin() const;
+  std::map<std::string, std::map<std::string, std::string>> loadAdmin() const;
+  nlohmann::json healthJson() const;
+  nlohmann::json configJson() const;
+
+  asio::io_context& io_;
+  Config cfg_;
+  DaemonOptions opts_;
+  std::optional<Dataplane> dp_;
+  NetlinkNeighbours neigh_;
+  Prober prober_;
+  std::mt19937 rng_{std::random_device{}()};
+  std::map<VipKey, Vip> vips_;
+  bool stopping_ = false;
+
+  struct ControlServer;
+  struct MetricsServer;
+  std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<MetricsServer> metricsServer_;
+
+  // Observability.
+  uint64_t generation_ = 1, reloadsOk_ = 0, reloadsFailed_ = 0;
+  uint64_t ringUpdates_ = 0, transitions_ = 0;
+  double ringUpdateSecondsSum_ = 0, ringUpdateSecondsLast_ = 0;
+  std::string lastReloadError_;
+};
+
+}  // namespace xlb

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// Prometheus text exposition of xlbd's view: data-plane counters from the
+// maps, health from the checkers, config and ring-update figures.
+#include <sstream>
+
+#include "daemon.h"
+
+namespace xlb {
+
+namespace {
+
+// Label values escaped as the text format requires.
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '\\' || c == '"') o += '\\';
+    if (c == '\n') {
+      o += "\\n";
+      continue;
+    }
+    o += c;
+  }
+  return o;
+}
+
+struct Family {
+  std::ostringstream& out;
+  Family(std::ostringstream& o, const char* name, const char* type, const char* help) : out(o) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  }
+};
+
+}  // namespace
+
+std::string Daemon::metrics() {
+  std::ostringstream o;
+  auto stats = dp_->stats();
+  auto vips = dp_->vips();
+  auto bes = dp_->backends();
+  std::map<VipKey, uint32_t> vipId;
+  std::map<std::pair<uint32_t, IpAddr>, uint32_t> beId;
+  if (vips)
+    for (const auto& v : *vips) vipId[v.key] = v.id;
+  if (bes)
+    for (const auto& b : *bes) beId[{b.vipId, b.addr}] = b.id;
+
+  if (stats) {
+    Family(o, "xlb_datapath_packets_total", "counter", "Packets seen by xlb_xdp, by verdict reason.");
+    for (uint32_t r = 0; r < stats->reasons.size(); ++r)
+      o << "xlb_datapath_packets_total{reason=\"" << reasonName(r) << "\"} " << stats->reasons[r].packets << "\n";
+    Family(o, "xlb_datapath_bytes_total", "counter", "Bytes seen by xlb_xdp, by verdict reason.");
+    for (uint32_t r = 0; r < stats->reasons.size(); ++r)
+      o << "xlb_datapath_bytes_total{reason=\"" << reasonName(r) << "\"} " << stats->reasons[r].bytes << "\n";
+  }
+
+  struct Row {
+    std::string vipLabels, beLabels;
+    const LbCounters* vipC = nullptr;
+    const LbCounters* beC = nullptr;
+    const Backend* be = nullptr;
+  };
+  std::vector<std::pair<std::string, const LbCounters*>> vipRows;
+  std::vector<Row> beRows;
+  for (const auto& [k, v] : vips_) {
+    std::string vl = "vip=\"" + esc(k.ep.str()) + "\",proto=\"" + protoName(k.proto) + "\"";
+    const LbCounters* vc = nullptr;
+    auto id = vipId.find(k);
+    if (stats && id != vipId.end())
+      if (auto s = stats->vips.find(id->second); s != stats->vips.end()) vc = &s->second;
+    vipRows.push_back({vl, vc});
+    for (const auto& b : v.backends) {
+      Row r;
+      r.beLabels = vl + ",backend=\"" + esc(b->cfg.addr.str()) + "\",name=\"" + esc(b->cfg.name) + "\"";
+      r.be = b.get();
+      if (stats && id != vipId.end())
+        if (auto bi = beId.find({id->second, b->cfg.addr}); bi != beId.end())
+          if (auto s = stats->backends.find(bi->second); s != stats->backends.end()) r.beC = &s->second;
+      beRows.push_back(r);
+    }
+  }
+  auto lb = [&](const char* name, const char* help, auto field) {
+    Family(o, (std::string("xlb_vip_") + name).c_str(), "counter", help);
+    for (const auto& [l, c] : vipRows) o << "xlb_vip_" << name << "{" << l << "} " << (c ? c->*field : 0) << "\n";
+    Family(o, (std::string("xlb_backend_") + name).c_str(), "counter", help);
+    for (const auto& r : beRows) o << "xlb_backend_" << name << "{" << r.beLabels << "} " << (r.beC ? r.beC->*field : 0) << "\n";
+  };
+  lb("packets_total", "Packets forwarded by xlb_xdp.", &LbCounters::packets);
+  lb("bytes_total", "Bytes forwarded by xlb_xdp.", &LbCounters::bytes);
+  lb("new_flows_total", "Flows assigned by the Maglev ring.", &LbCounters::newFlows);
+
+  Family(o, "xlb_backend_up", "gauge", "1 when the backend passes its health check (or has none).");
+  for (const auto& r : beRows) o << "xlb_backend_up{" << r.beLabels << "} " << (r.be->up() ? 1 : 0) << "\n";
+  Family(o, "xlb_backend_admin_state", "gauge", "The operator's state for the backend (enabled, disabled, drain).");
+  for (const auto& r : beRows)
+    for (Admin a : {Admin::Enabled, Admin::Disabled, Admin::Drain})
+      o << "xlb_backend_admin_state{" << r.beLabels << ",state=\"" << adminName(a) << "\"} " << (r.be->admin == a) << "\n";
+  Family(o, "xlb_backend_check_latency_seconds", "gauge", "Duration of the last health check.");
+  for (const auto& r : beRows)
+    if (r.be->health && r.be->health->lastCheck())
+      o << "xlb_backend_check_latency_seconds{" << r.beLabels << "} " << r.be->health->last().latency.count() / 1e6 << "\n";
+  Family(o, "xlb_backend_checks_total", "counter", "Health checks run.");
+  for (const auto& r : beRows)
+    if (r.be->health) o << "xlb_backend_checks_total{" << r.beLabels << "} " << r.be->health->checks() << "\n";
+  Family(o, "xlb_backend_check_failures_total", "counter", "Health checks failed.");
+  for (const auto& r : beRows)
+    if (r.be->health) o << "xlb_backend_check_failures_total{" << r.beLabels << "} " << r.be->health->failures() << "\n";
+
+  Family(o, "xlb_health_transitions_total", "counter", "Backends going up or down.");
+  o << "xlb_health_transitions_total " << transitions_ << "\n";
+  Family(o, "xlb_ring_update_seconds", "summary", "Time from a state change to the flipped ring in the maps.");
+  o << "xlb_ring_update_seconds_sum " << ringUpdateSecondsSum_ << "\nxlb_ring_update_seconds_count " << ringUpdates_ << "\n";
+  Family(o, "xlb_config_generation", "gauge", "Config generation: 1 at start, +1 per applied reload.");
+  o << "xlb_config_generation " << generation_ << "\n";
+  Family(o, "xlb_config_reloads_total", "counter", "Reloads by result.");
+  o << "xlb_config_reloads_total{result=\"ok\"} " << reloadsOk_ << "\nxlb_config_reloads_total{result=\"error\"} "
+    << reloadsFailed_ << "\n";
+  Family(o, "xlb_config_last_reload_ok", "gauge", "0 when the last reload was rejected.");
+  o << "xlb_config_last_reload_ok " << (lastReloadError_.empty() ? 1 : 0) << "\n";
+  return o.str();
+}
+
+}  // namespace xlb
