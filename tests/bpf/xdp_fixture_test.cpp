@@ -351,6 +351,83 @@ TEST_F(XdpFixture, RemovedBackendGetsNoNewFlowsAndItsFlowsMove) {
   ASSERT_TRUE(dp.addBackend(vk("198.19.0.8:80"), ip(addr.c_str()), 1, nullptr));
 }
 
+// xlbd's path: syncVip makes a VIP's backends what health says, in one
+// step; a down backend leaves the ring and its flows are re-balanced.
+TEST_F(XdpFixture, SyncVipTakesADownBackendOutAndBringsItBack) {
+  auto& dp = world_->dp();
+  auto key = vk("198.19.0.10:80");
+  std::vector<DesiredBackend> all{{ip("198.18.0.11")}, {ip("198.18.0.12")}, {ip("198.18.0.13")}};
+  auto first = dp.syncVip(key, XLB_FWD_L2DSR, all, nullptr);
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_TRUE(first->vipAdded);
+  EXPECT_TRUE(first->ringFlipped);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.10", 45000)), XLB_R_TX_FLOW_NEW, XDP_TX);
+  int victim = macIndex(r.out[5]);
+  auto sel0 = dp.vip(key)->ringSel;
+
+  // The same state again: nothing is written, the ring stays.
+  auto same = dp.syncVip(key, XLB_FWD_L2DSR, all, nullptr);
+  ASSERT_TRUE(same);
+  EXPECT_TRUE(same->plan.empty());
+  EXPECT_FALSE(same->ringFlipped);
+  EXPECT_EQ(dp.vip(key)->ringSel, sel0);
+
+  auto down = all;
+  for (auto& d : down) d.down = d.addr == ip(("198.18.0." + std::to_string(victim)).c_str());
+  auto s = dp.syncVip(key, XLB_FWD_L2DSR, down, nullptr);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->ringFlipped);
+  EXPECT_EQ(s->flowsRemoved, 1u);
+  EXPECT_NE(dp.vip(key)->ringSel, sel0);
+  auto ring = dp.ring(*dp.vip(key));
+  ASSERT_TRUE(ring);
+  uint32_t victimId = 0;
+  for (const auto& b : *dp.backends())
+    if (b.addr == ip(("198.18.0." + std::to_string(victim)).c_str()) && b.vipId == dp.vip(key)->id) victimId = b.id;
+  EXPECT_EQ(std::count(ring->begin(), ring->end(), victimId), 0);
+  // The open flow's next packet is re-balanced; no new flow lands on it.
+  Bytes ack = ipv4(kClient4, v4("198.19.0.10"), IPPROTO_TCP, tcp(45000, 80, kAck, 10));
+  auto r2 = run(eth(kLbMac, kClientMac, 0x0800, ack), XLB_R_TX_FLOW_NEW, XDP_TX);
+  EXPECT_NE(macIndex(r2.out[5]), victim);
+  EXPECT_EQ(spread(this, *world_, "198.19.0.10", 200, 46000).count(victim), 0u);
+
+  // Back up: in the ring again.
+  auto up = dp.syncVip(key, XLB_FWD_L2DSR, all, nullptr);
+  ASSERT_TRUE(up);
+  EXPECT_TRUE(up->ringFlipped);
+  EXPECT_EQ(up->flowsRemoved, 0u);
+  EXPECT_GT(spread(this, *world_, "198.19.0.10", 200, 47000)[victim], 30);
+}
+
+// The data plane itself refuses a down backend's flow entry, so a flow
+// recorded in the instant before the flows were swept cannot stick to it.
+TEST_F(XdpFixture, FlowEntryOfADownBackendIsNotFollowed) {
+  auto& dp = world_->dp();
+  auto key = vk("198.19.0.11:80");
+  std::vector<DesiredBackend> all{{ip("198.18.0.11")}, {ip("198.18.0.12")}};
+  ASSERT_TRUE(dp.syncVip(key, XLB_FWD_L2DSR, all, nullptr));
+  all[0].down = true;
+  ASSERT_TRUE(dp.syncVip(key, XLB_FWD_L2DSR, all, nullptr));
+  BackendInfo downBe;
+  for (const auto& b : *dp.backends())
+    if (b.vipId == dp.vip(key)->id && b.down) downBe = b;
+  ASSERT_EQ(downBe.addr, ip("198.18.0.11"));
+  Bytes syn = synV4("198.19.0.11", 48000);
+  xlb_flow_key k = keyOf(syn, false);
+  xlb_flow f{downBe.id, downBe.gen};
+  ASSERT_EQ(bpf_map_update_elem(world_->flowsFd(), &k, &f, BPF_ANY), 0);
+  auto r = run(eth(kLbMac, kClientMac, 0x0800, syn), XLB_R_TX_FLOW_NEW, XDP_TX);
+  EXPECT_EQ(macIndex(r.out[5]), 12);
+}
+
+TEST_F(XdpFixture, SyncVipAllDownDropsNewFlows) {
+  auto& dp = world_->dp();
+  auto key = vk("198.19.0.12:80");
+  std::vector<DesiredBackend> none{{ip("198.18.0.11"), 1, true}, {ip("198.18.0.12"), 1, true}};
+  ASSERT_TRUE(dp.syncVip(key, XLB_FWD_L2DSR, none, nullptr));
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.12", 49000)), XLB_R_DROP_NO_BACKEND, XDP_DROP);
+}
+
 TEST_F(XdpFixture, VipWithoutBackendsDrops) {
   run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.9", 40011)), XLB_R_DROP_NO_BACKEND, XDP_DROP);
 }
