@@ -14,7 +14,7 @@ PKGS=(
   libbpf-dev libxdp-dev bpftool xdp-tools
   libssl-dev libcli11-dev libgtest-dev libgmock-dev
   libasio-dev libyaml-cpp-dev nlohmann-json3-dev node-llhttp libmnl-dev
-  iproute2 ethtool nftables curl python3 procps util-linux
+  iproute2 ethtool nftables curl python3 procps util-linux openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do

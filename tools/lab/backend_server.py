@@ -6,6 +6,7 @@ compare xlb's counters with the server's own."""
 import argparse
 import json
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -60,9 +61,18 @@ def main():
     ap.add_argument("--node", required=True)
     ap.add_argument("--port", type=int, default=80)
     ap.add_argument("--admin-port", type=int, default=8081)
+    ap.add_argument("--tls-port", type=int, default=0, help="also serve HTTPS here (needs --cert, --key)")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     a = ap.parse_args()
     admin = Dual(("::", a.admin_port), make_handler(a.node, False))
     threading.Thread(target=admin.serve_forever, daemon=True).start()
+    if a.tls_port:
+        tls = Dual(("::", a.tls_port), make_handler(a.node, True))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.cert, a.key)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
     Dual(("::", a.port), make_handler(a.node, True)).serve_forever()
 
 

@@ -15,14 +15,17 @@ def main():
     ap.add_argument("--timeout", type=float, default=2.0)
     ap.add_argument("--deadline", type=float, default=60.0, help="seconds for the whole run")
     ap.add_argument("--interval", type=float, default=0.0, help="pause between requests")
+    ap.add_argument("--log", action="store_true",
+                    help="also list every request: [monotonic start time, node or null, error or null]")
     a = ap.parse_args()
-    nodes, failures, errors = {}, 0, []
+    nodes, failures, errors, log = {}, 0, [], []
     stop = time.monotonic() + a.deadline
     for i in range(a.count):
         if time.monotonic() > stop:
             failures += a.count - i
             errors.append("deadline")
             break
+        t0 = time.monotonic()
         try:
             c = http.client.HTTPConnection(a.host, a.port, timeout=a.timeout)
             c.request("GET", "/api/v2/ping/")
@@ -33,12 +36,17 @@ def main():
             if r.status != 200:
                 raise RuntimeError("status %d" % r.status)
             nodes[node] = nodes.get(node, 0) + 1
+            log.append([t0, node, None])
         except Exception as e:  # every failure is reported, none hidden
             failures += 1
             errors.append(str(e))
+            log.append([t0, None, str(e) or type(e).__name__])
         if a.interval:
             time.sleep(a.interval)
-    print(json.dumps({"nodes": nodes, "failures": failures, "errors": errors[:5]}))
+    out = {"nodes": nodes, "failures": failures, "errors": errors[:5]}
+    if a.log:
+        out["log"] = log
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

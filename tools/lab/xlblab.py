@@ -134,10 +134,12 @@ class Lab:
             pass
 
     # ---- servers and xlb -------------------------------------------------
-    def start_backends(self, names=None):
+    def start_backends(self, names=None, tls=None):
+        """tls: (cert, key) to also serve HTTPS on port 443."""
         for b in names or self.backend_names():
+            extra = ["--tls-port", "443", "--cert", tls[0], "--key", tls[1]] if tls else []
             p = subprocess.Popen(self.nsenter(b) + [sys.executable, os.path.join(HERE, "backend_server.py"),
-                                                    "--node", b], stdout=subprocess.DEVNULL,
+                                                    "--node", b] + extra, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
             p.lab_name = b
             self.procs.append(p)
@@ -179,10 +181,13 @@ class Lab:
                             pin="%s/%s" % (self.pin, b))
         return ep
 
+    def client_cmd(self, host, count, port=80, deadline=60, interval=0.0, log=False):
+        return self.nsenter("client") + [sys.executable, os.path.join(HERE, "client.py"), "--host", host,
+                                         "--port", str(port), "--count", str(count), "--deadline",
+                                         str(deadline), "--interval", str(interval)] + (["--log"] if log else [])
+
     def requests(self, host, count, port=80, deadline=60, interval=0.0):
-        r = self.sh("client", sys.executable, os.path.join(HERE, "client.py"), "--host", host,
-                    "--port", str(port), "--count", str(count), "--deadline", str(deadline),
-                    "--interval", str(interval), timeout=deadline + 30)
+        r = run(self.client_cmd(host, count, port, deadline, interval), timeout=deadline + 30)
         return json.loads(r.stdout)
 
     def stats(self):
@@ -225,10 +230,10 @@ class Lab:
         """Starts xlbd in the load balancer's namespace; its log goes to
         run_dir/xlbd.log. Waits until its control socket answers."""
         os.makedirs(self.run_dir, exist_ok=True)
-        log = open(os.path.join(self.run_dir, "xlbd.log"), "a")
-        p = subprocess.Popen(self.nsenter("lb") + [os.path.join(self.build, "userspace", "daemon", "xlbd"),
-                                                   "--config", config] + list(args),
-                             stdout=log, stderr=log)
+        with open(os.path.join(self.run_dir, "xlbd.log"), "a") as log:
+            p = subprocess.Popen(self.nsenter("lb") + [os.path.join(self.build, "userspace", "daemon", "xlbd"),
+                                                       "--config", config] + list(args),
+                                 stdout=log, stderr=log)
         p.lab_name = "xlbd"
         self.procs.append(p)
         self.xlbd = p

@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""End-to-end for xlbd: real HTTP(S) servers on three backends in
+namespaces, xlbd health-checking them and driving xlb_xdp's maps, a client
+making real connections through the VIP. Every lab is uniquely named and
+removed on exit, failures included."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools", "lab"))
+import xlblab  # noqa: E402
+
+BUILD = os.environ.get("XLB_BUILD", os.path.join(ROOT, "build"))
+INTERVAL = 0.3  # the lab config's check interval (300ms), rise 2, fall 2
+RISE = FALL = 2
+
+
+def prog_id(lab):
+    """The XDP program id on the load balancer's eth0."""
+    out = json.loads(lab.sh("lb", "ip", "-j", "-d", "link", "show", "dev", "eth0").stdout)
+    return out[0]["xdp"]["prog"]["id"]
+
+
+class DaemonCase(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (namespaces, XDP)")
+        self.lab = xlblab.Lab(BUILD)
+        self.addCleanup(self.lab.down)
+        self.lab.up()
+
+    def start(self, **kw):
+        self.lab.start_backends()
+        cfg = self.lab.xlbd_config(**kw)
+        self.lab.start_xlbd(cfg)
+        self.lab.wait_health({self.lab.addr4(b): "up" for b in self.lab.backend_names()})
+        return cfg
+
+    def background_client(self, count, interval=0.02, port=80, deadline=60):
+        p = subprocess.Popen(self.lab.client_cmd(xlblab.VIP4, count, port=port, interval=interval,
+                                                 deadline=deadline, log=True),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        return p
+
+    def finish(self, p):
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, err)
+        return json.loads(out)
+
+    def assertLog(self, msg=""):
+        return msg + "\n--- xlbd log ---\n" + self.lab.xlbd_log()
+
+    def test_killed_backend_is_marked_down_in_time_and_gets_no_new_connection(self):
+        self.start()
+        lab = self.lab
+        client = self.background_client(count=400, interval=0.02)
+        time.sleep(1.0)
+        killed_at = time.monotonic()
+        lab.stop_backend("b2")
+        down_at = lab.wait_health({lab.addr4("b2"): "down"}, timeout=10)
+        self.assertLessEqual(down_at - killed_at, FALL * INTERVAL + INTERVAL + 0.15,
+                             self.assertLog("marked down %.2fs after the kill" % (down_at - killed_at)))
+        time.sleep(1.5)
+        restarted_at = time.monotonic()
+        lab.start_backends(["b2"])
+        up_at = lab.wait_health({lab.addr4("b2"): "up"}, timeout=10)
+        res = self.finish(client)
+        self.assertLessEqual(up_at - restarted_at, RISE * INTERVAL + INTERVAL + 0.3,
+                             self.assertLog("back up %.2fs after the restart" % (up_at - restarted_at)))
+        log = res["log"]
+        after_down = [r for r in log if down_at <= r[0] < restarted_at]
+        self.assertGreater(len(after_down), 20)
+        failed = [r for r in after_down if r[2]]
+        self.assertEqual(failed, [], "connections after the transition failed")
+        self.assertEqual([r for r in after_down if r[1] == "b2"], [], "new connections went to the down backend")
+        after_up = [r for r in log if r[0] > up_at + 0.1]
+        self.assertEqual([r for r in after_up if r[2]], [])
+        self.assertGreater(len([r for r in after_up if r[1] == "b2"]), 0, "b2 is back but gets nothing")
+        # The transition is in the log with its reason.
+        self.assertIn("198.18.0.12 (b2) is down: connection refused", lab.xlbd_log())
+
+    def test_https_checks_verify_off_passes_verify_on_reports_tls_error(self):
+        lab = self.lab
+        d = tempfile.mkdtemp(prefix="xlbtls", dir=lab.run_dir if os.path.isdir(lab.run_dir) else None)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        xlblab.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=awx.lab.test", "-keyout", key, "-out", cert])
+        lab.start_backends(tls=(cert, key))
+        for b in lab.backend_names():
+            lab.wait_port(b, 443)
+        # b1, b2: HTTPS without verification; b3: verified against the
+        # system CAs, which do not know the self-signed certificate.
+        check = ("{type: https, port: 443, path: /api/v2/ping/, expect_status: 200, expect_body: ha, "
+                 "verify: false, sni: awx.lab.test, interval: 300ms, timeout: 250ms, rise: 2, fall: 2}")
+        cfg = lab.xlbd_config(check=check, backends=["b1", "b2"])
+        with open(cfg, "a") as f:
+            f.write("      - address: %s\n        name: b3\n        check: {verify: true}\n" % lab.addr4("b3"))
+        lab.start_xlbd(cfg)
+        lab.wait_health({lab.addr4("b1"): "up", lab.addr4("b2"): "up"})
+        time.sleep(4 * INTERVAL)
+        h = lab.health()
+        self.assertEqual(h[lab.addr4("b3")]["state"], "down")
+        self.assertTrue(h[lab.addr4("b3")]["last_error"].startswith("TLS error"), h[lab.addr4("b3")])
+        self.assertIn("certificate", h[lab.addr4("b3")]["last_error"])
+        res = lab.requests(xlblab.VIP4, 60)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertEqual(set(res["nodes"]), {"b1", "b2"})
+        # With the CA given, verification passes.
+        with open(cfg) as f:
+            text = f.read().replace("check: {verify: true}", "check: {verify: true, ca_file: %s}" % cert)
+        with open(cfg, "w") as f:
+            f.write(text)
+        lab.xlbctl("reload")
+        lab.wait_health({lab.addr4("b3"): "up"})
+
+    def test_sigkilled_xlbd_loses_no_request_and_is_adopted(self):
+        cfg = self.start()
+        lab = self.lab
+        prog = prog_id(lab)
+        client = self.background_client(count=150, interval=0.02)
+        time.sleep(0.5)
+        lab.xlbd.send_signal(signal.SIGKILL)
+        lab.xlbd.wait(timeout=5)
+        time.sleep(1.0)
+        self.assertEqual(prog_id(lab), prog, "the XDP program changed when xlbd was killed")
+        # xlbctl sees no daemon now and says so for daemon-only commands.
+        r = lab.xlbctl("health", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("xlbd is not running", r.stderr)
+        lab.start_xlbd(cfg)
+        # Adopted: same program, and the backends carry on as up (no
+        # re-learning from down, which would drop new connections).
+        self.assertEqual(prog_id(lab), prog)
+        self.assertIn("adopting xlb_xdp (program id %d)" % prog, lab.xlbd_log())
+        self.assertTrue(all(b["state"] == "up" for b in lab.health().values()), lab.health())
+        res = self.finish(client)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertEqual(sum(res["nodes"].values()), 150)
+        # SIGTERM: stops, program stays; --detach-on-exit takes it off.
+        lab.xlbd.send_signal(signal.SIGTERM)
+        self.assertEqual(lab.xlbd.wait(timeout=5), 0)
+        self.assertEqual(prog_id(lab), prog)
+        lab.start_xlbd(cfg, "--detach-on-exit")
+        lab.xlbd.send_signal(signal.SIGTERM)
+        self.assertEqual(lab.xlbd.wait(timeout=5), 0)
+        out = json.loads(lab.sh("lb", "ip", "-j", "-d", "link", "show", "dev", "eth0").stdout)
+        self.assertNotIn("xdp", out[0])
+
+    def test_reload_broken_file_changes_nothing_changed_weight_leaves_other_vips_alone(self):
+        lab = self.lab
+        lab.start_backends()
+        second = ("  - address: \"%s:8081\"\n    backends:\n" % xlblab.VIP4 +
+                  "".join("      - {address: %s}\n" % lab.addr4(b) for b in lab.backend_names()))
+        cfg = lab.xlbd_config(extra=second)
+        lab.start_xlbd(cfg)
+        lab.wait_health({lab.addr4(b): "up" for b in lab.backend_names()})
+        res = lab.requests(xlblab.VIP4, 30, port=8081)
+        self.assertEqual(res["failures"], 0, res["errors"])
+
+        def snapshot():
+            vips = {v["vip"] + "/" + str(v["id"]): v for v in json.loads(lab.xlbctl("vip", "list", "--json").stdout)}
+            flows = [f for f in json.loads(lab.xlbctl("flows", "list", "--json").stdout) if f["vip"].endswith(":8081")]
+            return vips, flows
+        vips0, flows0 = snapshot()
+        self.assertGreater(len(flows0), 0)
+        with open(cfg) as f:
+            good = f.read()
+
+        # Broken: an unknown key. Reported with file:line, nothing changes.
+        with open(cfg, "w") as f:
+            f.write(good.replace("    proto: tcp\n", "    proto: tcp\n    weigth: 2\n", 1))
+        r = lab.xlbctl("reload", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("%s:12: weigth: unknown key in vip" % cfg, r.stderr)
+        self.assertEqual(snapshot(), (vips0, flows0))
+        self.assertEqual(json.loads(lab.xlbctl("config", "show").stdout)["generation"], 1)
+        res = lab.requests(xlblab.VIP4, 30)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
+        self.assertIn('xlb_config_reloads_total{result="error"} 1', metrics)
+        self.assertIn("xlb_config_last_reload_ok 0", metrics)
+
+        # Valid: b1's weight 1 -> 3 on the first VIP only (SIGHUP this time).
+        with open(cfg, "w") as f:
+            f.write(good.replace("{address: %s, name: b1}" % lab.addr4("b1"),
+                                 "{address: %s, name: b1, weight: 3}" % lab.addr4("b1")))
+        vips_before, _ = snapshot()
+        lab.xlbd.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while json.loads(lab.xlbctl("config", "show").stdout)["generation"] != 2:
+            self.assertLess(time.monotonic(), deadline, self.assertLog("SIGHUP reload not applied"))
+            time.sleep(0.05)
+        vips1, flows1 = snapshot()
+        first = [v for k, v in vips1.items() if k.startswith(xlblab.VIP4 + ":80/")][0]
+        self.assertEqual({b["address"]: b["weight"] for b in first["backends"]}[lab.addr4("b1")], 3)
+        other0 = [v for k, v in vips_before.items() if ":8081/" in k][0]
+        other1 = [v for k, v in vips1.items() if ":8081/" in k][0]
+        self.assertEqual(other1, other0, "the unchanged VIP's ring or backends changed")
+        self.assertEqual(flows1, flows0, "the unchanged VIP's flows changed")
+        res = lab.requests(xlblab.VIP4, 300)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertGreater(res["nodes"].get("b1", 0), 120, res["nodes"])  # 3/5 of 300 expected
+
+    def test_xlbctl_talks_to_xlbd_and_refuses_direct_edits(self):
+        cfg = self.start()
+        lab = self.lab
+        ep = "%s:80" % xlblab.VIP4
+        for args in (["vip", "add", "198.19.0.50:80", "--proto", "tcp"],
+                     ["backend", "set", ep, "--proto", "tcp", lab.addr4("b1"), "--weight", "2"],
+                     ["backend", "del", ep, "--proto", "tcp", lab.addr4("b1")],
+                     ["flows", "flush"]):
+            r = lab.xlbctl(*args, check=False)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("xlbd owns the maps", r.stderr)
+            self.assertIn("xlbctl reload", r.stderr)
+        self.assertEqual(len(json.loads(lab.xlbctl("vip", "list", "--json").stdout)), 1)
+
+        # disable: out of service, no new connections; survives health.
+        lab.xlbctl("backend", "disable", ep, lab.addr4("b1"))
+        time.sleep(3 * INTERVAL)
+        h = lab.health()[lab.addr4("b1")]
+        self.assertEqual((h["admin"], h["state"]), ("disabled", "up"))
+        res = lab.requests(xlblab.VIP4, 60)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertNotIn("b1", res["nodes"])
+        # drain: no new connections either, but in the maps with weight 0.
+        lab.xlbctl("backend", "drain", ep, lab.addr4("b1"))
+        be = [b for b in json.loads(lab.xlbctl("vip", "list", "--json").stdout)[0]["backends"]
+              if b["address"] == lab.addr4("b1")][0]
+        self.assertEqual((be["weight"], be["state"]), (0, "draining"))
+        self.assertNotIn("b1", lab.requests(xlblab.VIP4, 60)["nodes"])
+        # The admin state outlives a restart of xlbd.
+        lab.xlbd.send_signal(signal.SIGTERM)
+        lab.xlbd.wait(timeout=5)
+        lab.start_xlbd(cfg)
+        self.assertEqual(lab.health()[lab.addr4("b1")]["admin"], "drain")
+        lab.xlbctl("backend", "enable", ep, lab.addr4("b1"))
+        self.assertIn("b1", lab.requests(xlblab.VIP4, 60)["nodes"])
+
+        r = lab.xlbctl("backend", "disable", ep, "198.18.0.99", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no backend 198.18.0.99 in %s/tcp" % ep, r.stderr)
+        conf = json.loads(lab.xlbctl("config", "show").stdout)
+        self.assertEqual(conf["vips"][0]["backends"][0]["check"]["type"], "http")
+        table = lab.xlbctl("health").stdout
+        self.assertIn("LATENCY", table)
+        self.assertEqual(table.count(" up "), 3, table)
+        # --check-config: a bad file fails with file:line, a good one passes.
+        xlbd = os.path.join(BUILD, "userspace", "daemon", "xlbd")
+        ok = xlblab.run([xlbd, "--check-config", cfg])
+        self.assertIn("OK (1 interfaces, 1 VIPs, 3 backends)", ok.stdout)
+        bad = os.path.join(lab.run_dir, "bad.yaml")
+        with open(cfg) as f:
+            text = f.read()
+        with open(bad, "w") as f:
+            f.write(text.replace("forward: l2dsr", "forward: nat"))
+        r = xlblab.run([xlbd, "--check-config", bad], check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:12: forward: invalid forwarding mode 'nat'" % bad, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
