@@ -29,9 +29,11 @@ struct {
 	__type(value, struct xlb_backend);
 } xlb_backends SEC(".maps");
 
-/* Two rings per VIP: entry ((vip_id * 2 + sel) * ring_size + slot) = backend id. */
+/* Two rings per VIP: entry ((vip_id * 2 + sel) * ring_size + slot) = backend id.
+ * Memory-mapped by userspace, which rewrites a spare half in place. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, XLB_DEFAULT_MAX_VIPS * 2 * XLB_DEFAULT_RING_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -128,6 +129,7 @@ class Dataplane {
 
  private:
   Result<void> rebuildRing(const VipInfo& vip);
+  Result<std::vector<xlb_backend>> backendSlots() const;  // the whole table, by id
   Result<VipInfo> addVipLocked(const VipKey& key, uint8_t forward);
   Result<BackendInfo> writeNewBackend(uint32_t id, uint32_t oldGen, uint32_t vipId, const IpAddr& addr,
                                       uint32_t weight, bool down);
@@ -138,6 +140,7 @@ class Dataplane {
   std::string pinDir_;
   xlb_meta meta_{};
   Fd vips_, vipAddrs_, backends_, rings_, flows_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_;
+  std::shared_ptr<uint32_t> ringMem_;  // xlb_rings mapped (BPF_F_MMAPABLE); null: syscalls
 };
 
 }  // namespace xlb

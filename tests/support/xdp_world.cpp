@@ -37,7 +37,7 @@ int loadPassProg() {
 
 }  // namespace
 
-XdpWorld::XdpWorld() {
+XdpWorld::XdpWorld(void (*tune)(LoadSettings&)) {
   ns_ = std::make_unique<ScopedNetns>();
   const char* setup[] = {
       "ip link add xt0 type veth peer name xt1",
@@ -70,6 +70,7 @@ XdpWorld::XdpWorld() {
   s.maxFlows = 1 << 21;
   s.encap4 = *Prefix::parse("198.19.255.0/24");
   s.encap6 = *Prefix::parse("2001:db8:ff::/64");
+  if (tune) tune(s);
   auto m = makeMeta(s);
   if (!m) throw std::runtime_error(m.error().describe());
   meta_ = *m;
@@ -101,6 +102,7 @@ XdpWorld::~XdpWorld() {
 int XdpWorld::progFd() const { return bpf_program__fd(skel_->progs.xlb_xdp); }
 int XdpWorld::txPortsFd() const { return bpf_map__fd(skel_->maps.xlb_tx_ports); }
 int XdpWorld::flowsFd() const { return bpf_map__fd(skel_->maps.xlb_flows); }
+int XdpWorld::ringsFd() const { return bpf_map__fd(skel_->maps.xlb_rings); }
 
 RunResult XdpWorld::run(const Bytes& in) const {
   RunResult r;

@@ -15,6 +15,7 @@
 #include "packet.h"
 #include "xdp_object.h"
 #include "xlb/dataplane.h"
+#include "xlb/loader.h"
 
 namespace xlb::test {
 
@@ -31,7 +32,9 @@ struct RunResult {
 
 class XdpWorld {
  public:
-  XdpWorld();  // throws std::runtime_error when the world cannot be built
+  // throws std::runtime_error when the world cannot be built; `tune` may
+  // change the load settings (ring size, capacities) before the load.
+  explicit XdpWorld(void (*tune)(LoadSettings&) = nullptr);
   ~XdpWorld();
 
   Dataplane& dp() { return *dp_; }
@@ -42,6 +45,7 @@ class XdpWorld {
   int passProgFd() const { return passFd_; }
   int txPortsFd() const;
   int flowsFd() const;
+  int ringsFd() const;
 
   RunResult run(const Bytes& in) const;                     // xlb_xdp, ingress xt0
   long long runNs(int progFd, const Bytes& in) const;       // one run, kernel-timed ns

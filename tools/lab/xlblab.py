@@ -176,10 +176,14 @@ class Lab:
         for b in self.backend_names():
             self.xlbctl("backend", "add", ep, "--proto", "tcp", self.addr4(b) if family == 4 else self.addr6(b))
         if forward == "ipip":
-            for b in self.backend_names():
-                self.xlbctl("decap", "attach", "eth0", "--vip", VIP4, "--vip", VIP6, host=b,
-                            pin="%s/%s" % (self.pin, b))
+            self.setup_decap()
         return ep
+
+    def setup_decap(self):
+        """xlb_decap on every backend (ipip mode)."""
+        for b in self.backend_names():
+            self.xlbctl("decap", "attach", "eth0", "--vip", VIP4, "--vip", VIP6, host=b,
+                        pin="%s/%s" % (self.pin, b))
 
     def client_cmd(self, host, count, port=80, deadline=60, interval=0.0, log=False):
         return self.nsenter("client") + [sys.executable, os.path.join(HERE, "client.py"), "--host", host,
@@ -278,6 +282,73 @@ def _signal_exit(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def print_spread(res, total):
+    for node in sorted(res["nodes"]):
+        n = res["nodes"][node]
+        print("  %-4s %4d  %5.1f%%  %s" % (node, n, 100.0 * n / total, "#" * (n * 60 // total)))
+    print("  failed: %d %s" % (res["failures"], res["errors"] or ""))
+
+
+def demo_xlbctl(lab, args, family, host):
+    ep = lab.setup_xlb(args.forward, family)
+    print("xlb attached on %s/eth0 with xlbctl; VIP %s/tcp (%s)\n" % (lab.ns["lb"], ep, args.forward))
+    print(lab.xlbctl("vip", "list").stdout)
+    res = lab.requests(host, args.requests)
+    print("%d HTTP requests from the client to %s, one TCP connection each:" % (args.requests, ep))
+    print_spread(res, args.requests)
+    return res["failures"] == 0 and len(res["nodes"]) == lab.n
+
+
+def demo_xlbd(lab, args, family, host):
+    if args.forward == "ipip":
+        lab.setup_decap()
+    cfg = lab.xlbd_config(family=family, forward=args.forward)
+    print("xlbd config (%s):\n" % cfg)
+    with open(cfg) as f:
+        print("    " + f.read().replace("\n", "\n    "))
+    lab.start_xlbd(cfg)
+    print("xlbd started in %s; backends start down and come up after 2 passed checks" % lab.ns["lb"])
+    t0 = time.monotonic()
+    lab.wait_health({lab.addr4(b) if family == 4 else lab.addr6(b): "up" for b in lab.backend_names()})
+    print("all backends up after %.1fs\n" % (time.monotonic() - t0))
+    print(lab.xlbctl("health").stdout)
+    ok = True
+    res = lab.requests(host, args.requests)
+    print("%d HTTP requests to the VIP, one TCP connection each:" % args.requests)
+    print_spread(res, args.requests)
+    ok = ok and res["failures"] == 0 and len(res["nodes"]) == lab.n
+
+    victim = lab.backend_names()[1]
+    vaddr = lab.addr4(victim) if family == 4 else lab.addr6(victim)
+    print("\nkilling the server on %s (%s) ..." % (victim, vaddr))
+    t0 = time.monotonic()
+    lab.stop_backend(victim)
+    lab.wait_health({vaddr: "down"})
+    print("xlbd marked %s down after %.2fs (check every 300ms, fall 2); its flows were re-balanced" % (
+        victim, time.monotonic() - t0))
+    n = args.requests // 2
+    res = lab.requests(host, n)
+    print("%d requests while %s is down:" % (n, victim))
+    print_spread(res, n)
+    ok = ok and res["failures"] == 0 and victim not in res["nodes"]
+
+    print("\nrestarting the server on %s ..." % victim)
+    t0 = time.monotonic()
+    lab.start_backends([victim])
+    lab.wait_health({vaddr: "up"})
+    print("%s back up after %.2fs (rise 2)" % (victim, time.monotonic() - t0))
+    res = lab.requests(host, n)
+    print("%d requests with %s back:" % (n, victim))
+    print_spread(res, n)
+    ok = ok and res["failures"] == 0 and victim in res["nodes"]
+    print("\nxlbd's transitions (its log):")
+    for line in lab.xlbd_log().splitlines():
+        if " is up" in line or " is down" in line or "ring rebuilt" in line:
+            print("  " + line)
+    print()
+    return ok
+
+
 def demo(args):
     lab = Lab(args.build)
     signal.signal(signal.SIGTERM, _signal_exit)
@@ -287,21 +358,11 @@ def demo(args):
         lab.up()
         lab.start_backends()
         family = 6 if args.ipv6 else 4
-        ep = lab.setup_xlb(args.forward, family)
-        print("xlb attached on %s/eth0; VIP %s/tcp (%s) -> %s\n" % (
-            lab.ns["lb"], ep, args.forward,
-            ", ".join(lab.addr4(b) if family == 4 else lab.addr6(b) for b in lab.backend_names())))
-        print(lab.xlbctl("vip", "list").stdout)
         host = VIP4 if family == 4 else VIP6
-        res = lab.requests(host, args.requests)
-        print("%d HTTP requests from the client to %s, one TCP connection each:" % (args.requests, ep))
-        for node in sorted(res["nodes"]):
-            n = res["nodes"][node]
-            print("  %-4s %4d  %5.1f%%  %s" % (node, n, 100.0 * n / args.requests, "#" * (n * 60 // args.requests)))
-        print("  failed: %d %s\n" % (res["failures"], res["errors"] or ""))
-        print("xlbctl stats:")
+        ok = (demo_xlbctl if args.xlbctl else demo_xlbd)(lab, args, family, host)
+        print("\nxlbctl stats:")
         print(lab.xlbctl("stats").stdout)
-        ok = res["failures"] == 0 and len(res["nodes"]) == lab.n
+        print("demo %s" % ("OK" if ok else "FAILED"))
         if args.keep:
             lab.up_done = False  # keep everything
             print("The lab stays up. Enter it with:\n  nsenter --net=/run/netns/%s bash   # load balancer\n"
@@ -321,8 +382,10 @@ def down(args):
         if name.startswith(args.tag + "-"):
             subprocess.run(["nsenter", "--net=/run/netns/" + name, "pkill", "-f", "backend_server.py"],
                            capture_output=True)
+            if name.endswith("-lb"):
+                subprocess.run(["nsenter", "--net=/run/netns/" + name, "pkill", "-x", "xlbd"], capture_output=True)
             run(["ip", "netns", "del", name], check=False)
-    subprocess.run(["rm", "-rf", "/sys/fs/bpf/" + args.tag])
+    subprocess.run(["rm", "-rf", "/sys/fs/bpf/" + args.tag, "/run/" + args.tag])
     print("lab %s removed" % args.tag)
     return 0
 
@@ -336,6 +399,7 @@ def main():
     d.add_argument("--ipv6", action="store_true", help="use the IPv6 VIP")
     d.add_argument("--requests", type=int, default=300)
     d.add_argument("--keep", action="store_true", help="leave the lab up and say how to enter it")
+    d.add_argument("--xlbctl", action="store_true", help="configure xlb with bare xlbctl calls instead of xlbd")
     d.set_defaults(fn=demo)
     t = sub.add_parser("down", help="remove a lab left up with --keep")
     t.add_argument("tag")

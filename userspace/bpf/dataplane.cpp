@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -68,6 +70,9 @@ Result<Fd> openPinned(const std::string& dir, const char* name) {
   return Fd(fd);
 }
 
+// u32 ring entries sit 8 bytes apart in a mapped BPF array.
+constexpr size_t kRingStride = 2;
+
 int numCpus() {
   static int n = libbpf_num_possible_cpus();
   return n;
@@ -104,6 +109,15 @@ Result<Dataplane> Dataplane::open(const std::string& pinDir) {
     return fail(0, "the maps under " + pinDir + " were made by another xlb version (abi " +
                        std::to_string(d.meta_.abi_version) + ", this is " +
                        std::to_string(XLB_ABI_VERSION) + "): detach and attach again");
+  // Rings are written through a shared mapping: a 65537-slot half is a
+  // loop of stores, not 65537 element updates. The kernel lays array
+  // elements out 8 bytes apart (round_up(value_size, 8)).
+  size_t len = size_t{d.meta_.max_vips} * 2 * d.meta_.ring_size * kRingStride * sizeof(uint32_t);
+  long page = sysconf(_SC_PAGESIZE);
+  len = (len + page - 1) / page * page;
+  void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, d.rings_.get(), 0);
+  if (mem != MAP_FAILED)
+    d.ringMem_ = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(mem), [len](uint32_t* p) { munmap(p, len); });
   return d;
 }
 
@@ -148,6 +162,13 @@ Result<void> Dataplane::zeroStats(int fd, uint32_t id) {
 Result<void> Dataplane::writeRingHalf(uint32_t vipId, uint32_t half,
                                       const std::vector<uint32_t>& ring) {
   uint32_t base = (vipId * 2 + half) * meta_.ring_size;
+  if (ringMem_) {
+    // The data plane reads the other half until the flip, a map update
+    // (a syscall: every store here is visible before it).
+    uint32_t* out = ringMem_.get() + size_t{base} * kRingStride;
+    for (size_t i = 0; i < ring.size(); ++i) out[i * kRingStride] = ring[i];
+    return {};
+  }
   std::vector<uint32_t> keys(ring.size());
   for (uint32_t i = 0; i < ring.size(); ++i) keys[i] = base + i;
   uint32_t count = ring.size();
@@ -165,6 +186,11 @@ Result<void> Dataplane::writeRingHalf(uint32_t vipId, uint32_t half,
 Result<std::vector<uint32_t>> Dataplane::ring(const VipInfo& vip) const {
   std::vector<uint32_t> ring(meta_.ring_size);
   uint32_t base = (vip.id * 2 + (vip.ringSel & 1)) * meta_.ring_size;
+  if (ringMem_) {
+    const uint32_t* in = ringMem_.get() + size_t{base} * kRingStride;
+    for (size_t i = 0; i < ring.size(); ++i) ring[i] = in[i * kRingStride];
+    return ring;
+  }
   for (uint32_t i = 0; i < meta_.ring_size; ++i) {
     uint32_t k = base + i;
     if (bpf_map_lookup_elem(rings_.get(), &k, &ring[i]) != 0) return fail(errno, "cannot read ring");
@@ -172,11 +198,25 @@ Result<std::vector<uint32_t>> Dataplane::ring(const VipInfo& vip) const {
   return ring;
 }
 
+Result<std::vector<xlb_backend>> Dataplane::backendSlots() const {
+  // The whole array in one syscall where the kernel has batch ops.
+  std::vector<xlb_backend> slots(meta_.max_backends);
+  std::vector<uint32_t> keys(meta_.max_backends);
+  uint32_t count = meta_.max_backends, token = 0;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  int rc = bpf_map_lookup_batch(backends_.get(), nullptr, &token, keys.data(), slots.data(), &count, &opts);
+  if ((rc == 0 || errno == ENOENT) && count == meta_.max_backends) return slots;
+  for (uint32_t id = 0; id < meta_.max_backends; ++id)
+    if (bpf_map_lookup_elem(backends_.get(), &id, &slots[id]) != 0) return fail(errno, "cannot read backends");
+  return slots;
+}
+
 Result<std::vector<BackendInfo>> Dataplane::backends() const {
+  auto slots = backendSlots();
+  if (!slots) return std::unexpected(slots.error());
   std::vector<BackendInfo> out;
   for (uint32_t id = 1; id < meta_.max_backends; ++id) {
-    xlb_backend b{};
-    if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0) return fail(errno, "cannot read backends");
+    const auto& b = (*slots)[id];
     if (b.flags & XLB_BE_IN_USE)
       out.push_back({id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen,
                      (b.flags & XLB_BE_DOWN) != 0});
@@ -240,17 +280,51 @@ Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward) {
   return VipInfo{key, id, forward, 0};
 }
 
-template <class Pred>
-static Result<size_t> deleteFlowsWhere(const Fd& flows, Pred pred) {
-  std::vector<xlb_flow_key> doomed;
+// Visits the flow table in batches (one syscall per few thousand entries,
+// not two per entry); falls back to key-by-key where batches are missing.
+template <class Visit>
+static Result<void> forEachFlow(const Fd& flows, Visit visit) {
+  constexpr uint32_t kChunk = 4096;
+  std::vector<xlb_flow_key> keys(kChunk);
+  std::vector<xlb_flow> vals(kChunk);
+  uint32_t token = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t count = kChunk;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int rc = bpf_map_lookup_batch(flows.get(), first ? nullptr : &token, &token, keys.data(), vals.data(), &count,
+                                  &opts);
+    int e = rc ? errno : 0;
+    if (rc && e != ENOENT) {
+      if (!first || (e != EINVAL && e != 524 /* ENOTSUPP */ && e != EOPNOTSUPP)) return fail(e, "cannot read the flow table");
+      break;  // no batch support: below, key by key
+    }
+    first = false;
+    for (uint32_t i = 0; i < count; ++i)
+      if (!visit(keys[i], vals[i])) return {};
+    if (e == ENOENT) return {};
+  }
   xlb_flow_key k{}, next{};
   const xlb_flow_key* prev = nullptr;
   while (bpf_map_get_next_key(flows.get(), prev, &next) == 0) {
     xlb_flow f{};
-    if (bpf_map_lookup_elem(flows.get(), &next, &f) == 0 && pred(next, f)) doomed.push_back(next);
+    if (bpf_map_lookup_elem(flows.get(), &next, &f) == 0 && !visit(next, f)) return {};
     k = next;
     prev = &k;
   }
+  return {};
+}
+
+template <class Pred>
+static Result<size_t> deleteFlowsWhere(const Fd& flows, Pred pred) {
+  std::vector<xlb_flow_key> doomed;
+  auto r = forEachFlow(flows, [&](const xlb_flow_key& k, const xlb_flow& f) {
+    if (pred(k, f)) doomed.push_back(k);
+    return true;
+  });
+  if (!r) return std::unexpected(r.error());
+  // Entries may vanish meanwhile (LRU eviction): delete one by one and count
+  // what was there.
   size_t n = 0;
   for (const auto& d : doomed) n += bpf_map_delete_elem(flows.get(), &d) == 0;
   return n;
@@ -377,9 +451,10 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
   // One pass over the backend table: this VIP's backends and the free slots.
   std::vector<BackendInfo> mine;
   std::vector<std::pair<uint32_t, uint32_t>> freeSlots;  // id, gen
+  auto slots = backendSlots();
+  if (!slots) return std::unexpected(slots.error());
   for (uint32_t id = 1; id < meta_.max_backends; ++id) {
-    xlb_backend b{};
-    if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0) return fail(errno, "cannot read backends");
+    const xlb_backend& b = (*slots)[id];
     if (!(b.flags & XLB_BE_IN_USE))
       freeSlots.push_back({id, b.gen});
     else if (b.vip_id == v->id)
@@ -517,14 +592,12 @@ Result<Stats> Dataplane::stats() const {
 
 Result<std::vector<FlowEntry>> Dataplane::flows(size_t limit) const {
   std::vector<FlowEntry> out;
-  xlb_flow_key k{}, next{};
-  const xlb_flow_key* prev = nullptr;
-  while (out.size() < limit && bpf_map_get_next_key(flows_.get(), prev, &next) == 0) {
-    xlb_flow f{};
-    if (bpf_map_lookup_elem(flows_.get(), &next, &f) == 0) out.push_back({next, f});
-    k = next;
-    prev = &k;
-  }
+  if (limit == 0) return out;
+  auto r = forEachFlow(flows_, [&](const xlb_flow_key& k, const xlb_flow& f) {
+    out.push_back({k, f});
+    return out.size() < limit;
+  });
+  if (!r) return std::unexpected(r.error());
   return out;
 }
 

@@ -39,15 +39,17 @@ std::vector<uint32_t> maglevRing(std::span<const MaglevBackend> input, uint32_t 
   // Order by identity, so the same set gives the same ring whatever the ids.
   std::sort(bs.begin(), bs.end(), [](const auto& x, const auto& y) { return x.addr < y.addr; });
 
+  // A backend's permutation is offset, offset+skip, offset+2*skip, ...
+  // (mod ringSize); pos walks it by addition, no division per probe.
   struct Perm {
-    uint64_t offset, skip, next = 0;
+    uint32_t pos, skip;
   };
   std::vector<Perm> perm;
   perm.reserve(bs.size());
   for (const auto& b : bs) {
-    uint64_t offset = hashAddr(b.addr, kOffsetSeed) % ringSize;
-    uint64_t skip = ringSize > 1 ? hashAddr(b.addr, kSkipSeed) % (ringSize - 1) + 1 : 1;
-    perm.push_back({offset, skip});
+    uint32_t offset = hashAddr(b.addr, kOffsetSeed) % ringSize;
+    uint32_t skip = ringSize > 1 ? hashAddr(b.addr, kSkipSeed) % (ringSize - 1) + 1 : 1;
+    perm.push_back({offset, skip % ringSize});
   }
   uint64_t maxWeight = 0;
   for (const auto& b : bs) maxWeight = std::max<uint64_t>(maxWeight, b.weight);
@@ -59,10 +61,11 @@ std::vector<uint32_t> maglevRing(std::span<const MaglevBackend> input, uint32_t 
     for (size_t i = 0; i < bs.size(); ++i) {
       if ((round * bs[i].weight) / maxWeight == ((round - 1) * bs[i].weight) / maxWeight) continue;
       Perm& p = perm[i];
-      uint64_t slot;
+      uint32_t slot;
       do {
-        slot = (p.offset + p.next * p.skip) % ringSize;
-        ++p.next;
+        slot = p.pos;
+        p.pos += p.skip;  // < 2 * ringSize < 2^32: ringSize is at most 2^30
+        if (p.pos >= ringSize) p.pos -= ringSize;
       } while (ring[slot] != XLB_BACKEND_NONE);
       ring[slot] = bs[i].id;
       if (++filled == ringSize) return ring;
