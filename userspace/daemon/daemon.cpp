@@ -123,7 +123,11 @@ asio::awaitable<void> Daemon::checkLoop(std::shared_ptr<Backend> b) {
   Endpoint target{spec.address.value_or(b->cfg.addr), spec.port.value_or(b->vip.ep.port)};
   auto next = Clock::now() + checkDelay(spec.interval, true, rng_);
   while (b->alive && !stopping_) {
-    timer.expires_at(next);
+    // Start times snap to a 10 ms grid: checks due in the same 10 ms share
+    // one wake-up of the loop (the jitter still spreads them over the
+    // interval's 100 slots).
+    auto q = std::chrono::duration_cast<std::chrono::milliseconds>(next.time_since_epoch()).count();
+    timer.expires_at(Clock::time_point(std::chrono::milliseconds((q + 9) / 10 * 10)));
     co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (!b->alive || stopping_) co_return;
     next += checkDelay(spec.interval, false, rng_);

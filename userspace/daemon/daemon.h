@@ -75,7 +75,7 @@ class Daemon {
   Config cfg_;
   DaemonOptions opts_;
   std::optional<Dataplane> dp_;
-  NetlinkNeighbours neigh_;
+  NetlinkNeighbours neigh_{false};
   Prober prober_;
   std::mt19937 rng_{std::random_device{}()};
   std::map<VipKey, Vip> vips_;

@@ -31,6 +31,7 @@ Result<MnlSocket> openRtnl() {
 
 struct Route {
   int oif = 0;
+  uint8_t type = 0;  // RTN_*
   IpAddr nexthop;
 };
 
@@ -45,6 +46,7 @@ int routeCb(const nlmsghdr* nlh, void* data) {
   auto* r = static_cast<Route*>(data);
   const nlattr* tb[RTA_MAX + 1] = {};
   mnl_attr_parse(nlh, sizeof(rtmsg), routeAttr, tb);
+  r->type = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh))->rtm_type;
   if (tb[RTA_OIF]) r->oif = static_cast<int>(mnl_attr_get_u32(tb[RTA_OIF]));
   if (tb[RTA_GATEWAY]) {
     size_t len = mnl_attr_get_payload_len(tb[RTA_GATEWAY]);
@@ -120,6 +122,7 @@ Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
   if (auto r = talk(s->get(), nlh, routeCb, &route, "no route to backend " + backend.str()); !r)
     return r;
   if (route.oif == 0) return fail(0, "no route to backend " + backend.str());
+  if (route.type == RTN_LOCAL) return {};  // a local address: no neighbour to resolve
 
   nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_NEWNEIGH;
@@ -138,6 +141,7 @@ Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
     return r;
   // Give resolution a moment, so a backend is ready when `backend add`
   // returns; an unanswered one is reported, not fatal.
+  if (!wait_) return {};
   uint16_t state = 0;
   for (int i = 0; i < 100; ++i) {
     state = neighState(s->get(), route.nexthop, route.oif, nlh->nlmsg_seq + 1 + i);
