@@ -266,6 +266,33 @@ class DaemonCase(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("%s:12: forward: invalid forwarding mode 'nat'" % bad, r.stderr)
 
+    def test_all_backends_down_drops_and_counts_unless_send_to_all(self):
+        lab = self.lab
+        lab.start_backends()
+        keep = ("  - address: \"%s:8081\"\n    all_down: send_to_all\n" % xlblab.VIP4 +
+                "    check: {type: http, port: 80, path: /api/v2/ping/, interval: 300ms, timeout: 250ms, rise: 2, fall: 2}\n"
+                "    backends:\n" + "".join("      - {address: %s}\n" % lab.addr4(b) for b in lab.backend_names()))
+        lab.start_xlbd(lab.xlbd_config(extra=keep))
+        lab.wait_health({lab.addr4(b): "up" for b in lab.backend_names()})
+        for b in lab.backend_names():
+            lab.stop_backend(b)
+        stop = time.monotonic() + 10
+        while any(b["state"] != "down" for v in json.loads(lab.xlbctl("health", "--json").stdout)
+                  for b in v["backends"]):
+            self.assertLess(time.monotonic(), stop, self.assertLog("not all down"))
+            time.sleep(0.05)
+        vips = {v["vip"]: v for v in json.loads(lab.xlbctl("vip", "list", "--json").stdout)}
+        self.assertEqual({b["state"] for b in vips["%s:80" % xlblab.VIP4]["backends"]}, {"down"})
+        self.assertEqual({b["state"] for b in vips["%s:8081" % xlblab.VIP4]["backends"]}, {"active"})
+        before = lab.stats()["reasons"]["drop_no_backend"]["packets"]
+        res = lab.requests(xlblab.VIP4, 2, deadline=10)
+        self.assertEqual(res["failures"], 2)
+        self.assertGreater(lab.stats()["reasons"]["drop_no_backend"]["packets"], before)
+        self.assertIn("no backend takes new flows: they are dropped", lab.xlbd_log())
+        lab.start_backends()
+        lab.wait_health({lab.addr4(b): "up" for b in lab.backend_names()})
+        self.assertEqual(lab.requests(xlblab.VIP4, 30)["failures"], 0)
+
 
 if __name__ == "__main__":
     unittest.main()

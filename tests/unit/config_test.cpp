@@ -182,3 +182,26 @@ TEST(Duration, Units) {
 
 }  // namespace
 }  // namespace xlb
+
+namespace xlb {
+namespace {
+
+// The shipped example must stay valid and mean what its comments say.
+TEST(Config, OlamExampleIsValid) {
+  auto c = loadConfig(XLB_SOURCE_DIR "/examples/olam-cluster.yaml");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->vips.size(), 2u);
+  const auto& https = c->vips[0];
+  EXPECT_EQ(https.key.ep.port, 443);
+  ASSERT_EQ(https.backends.size(), 3u);
+  for (const auto& b : https.backends) {
+    EXPECT_EQ(b.check.type, CheckType::Https);
+    EXPECT_EQ(b.check.path, "/api/v2/ping/");
+    EXPECT_EQ(b.check.expectStatus, (std::vector<StatusRange>{{200, 200}}));
+  }
+  EXPECT_EQ(https.backends[2].weight, 2u);
+  EXPECT_EQ(*c->vips[1].backends[0].check.port, 8080);
+}
+
+}  // namespace
+}  // namespace xlb

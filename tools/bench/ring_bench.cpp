@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   }
   XdpWorld w([](LoadSettings& s) {
     s.ringSize = gRing;
-    s.maxBackends = 4096;  // xlb's default capacity: the backend table is scanned as xlbd does
+    s.maxBackends = 4096;  // 4x the default: xlbd reads the whole backend table per sync
     s.maxFlows = 1 << 18;
   });
   auto& dp = w.dp();
