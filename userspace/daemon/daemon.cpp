@@ -45,6 +45,35 @@ Daemon::Daemon(asio::io_context& io, Config cfg, DaemonOptions opts)
 
 Daemon::~Daemon() = default;
 
+// Capacities are fixed when the instance is first attached; a config that
+// asks for others is told so instead of silently getting the old ones.
+static void warnLimits(const Config& c, const xlb_meta& m) {
+  auto check = [&](const std::optional<uint32_t>& want, uint32_t have, const char* key) {
+    if (want && *want != have)
+      log::warn(c.file + ": limits: " + key + " " + std::to_string(*want) + " does not apply: the instance under " +
+                c.pinPath + " was attached with " + std::to_string(have) +
+                " (detach it from every interface to change capacities)");
+  };
+  check(c.load.ringSize, m.ring_size, "ring_size");
+  check(c.load.maxVips, m.max_vips, "max_vips");
+  check(c.load.maxBackends, m.max_backends, "max_backends");
+  check(c.load.maxFlows, m.max_flows, "max_flows");
+}
+
+// A config that does not fit the instance is rejected before anything is
+// written.
+static Result<void> checkCapacity(const Config& c, const xlb_meta& m) {
+  size_t backends = 0;
+  for (const auto& v : c.vips) backends += v.backends.size();
+  if (c.vips.size() > m.max_vips)
+    return fail(ENOSPC, c.file + ": " + std::to_string(c.vips.size()) + " VIPs, the instance holds " +
+                            std::to_string(m.max_vips) + " (limits: max_vips, at the first attach)");
+  if (backends > m.max_backends - 1)
+    return fail(ENOSPC, c.file + ": " + std::to_string(backends) + " backends, the instance holds " +
+                            std::to_string(m.max_backends - 1) + " (limits: max_backends, at the first attach)");
+  return {};
+}
+
 Result<void> Daemon::attachInterfaces(const Config& c) {
   for (const auto& i : c.interfaces) {
     auto have = attachedProgram(c.pinPath, i.name);
@@ -186,6 +215,8 @@ Result<void> Daemon::start() {
   auto dp = Dataplane::open(cfg_.pinPath);
   if (!dp) return std::unexpected(dp.error());
   dp_.emplace(std::move(*dp));
+  warnLimits(cfg_, dp_->meta());
+  if (auto r = checkCapacity(cfg_, dp_->meta()); !r) return r;
 
   // What the maps already hold: a restarted xlbd carries on from it.
   std::map<std::pair<VipKey, IpAddr>, bool> wasUp;
@@ -276,10 +307,9 @@ Result<json> Daemon::reload() {
   for (const auto& i : nc->interfaces)
     if (!if_nametoindex(i.name.c_str()))
       return bad(cfg_.file + ":" + std::to_string(i.line) + ": name: interface '" + i.name + "' not found");
-  if (nc->vips.size() > dp_->meta().max_vips)
-    return bad(cfg_.file + ": " + std::to_string(nc->vips.size()) + " VIPs, the instance holds " +
-               std::to_string(dp_->meta().max_vips));
+  if (auto r = checkCapacity(*nc, dp_->meta()); !r) return bad(r.error().message);
 
+  warnLimits(*nc, dp_->meta());
   json changes = json::array();
   // Interfaces: attach the new, detach the dropped.
   Config onlyNew = *nc;
