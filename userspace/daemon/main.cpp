@@ -2,6 +2,7 @@
 // xlbd --config FILE: run the daemon.   xlbd --check-config FILE: validate only.
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
+#include <csignal>
 #include <cstdio>
 
 #include "daemon.h"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
     log::error(c.error().describe());
     return 1;
   }
+  std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up is an error code, not a signal
   asio::io_context io(1);
   Daemon d(io, std::move(*c), opts);
   if (auto r = d.start(); !r) {
