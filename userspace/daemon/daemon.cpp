@@ -186,8 +186,13 @@ void Daemon::saveAdmin() const {
     for (const auto& b : v.backends)
       if (b->admin != Admin::Enabled) j[k.str()][b->cfg.addr.str()] = adminName(b->admin);
   std::string path = adminFile(cfg_), tmp = path + ".tmp";
-  std::ofstream(tmp) << j.dump(2) << "\n";
-  std::filesystem::rename(tmp, path);
+  std::ofstream out(tmp);
+  out << j.dump(2) << "\n";
+  out.close();
+  std::error_code ec;
+  if (!out || (std::filesystem::rename(tmp, path, ec), ec))
+    log::warn("cannot save the operator's backend states to " + path +
+              (ec ? ": " + ec.message() : std::string()) + " (they will not survive a restart)");
 }
 
 std::map<std::string, std::map<std::string, std::string>> Daemon::loadAdmin() const {
