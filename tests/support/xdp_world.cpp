@@ -38,6 +38,16 @@ int loadPassProg() {
 }  // namespace
 
 XdpWorld::XdpWorld(void (*tune)(LoadSettings&)) {
+  try {
+    build(tune);
+  } catch (...) {
+    // A half-built world still owns a namespace and maybe pins: remove them.
+    cleanup();
+    throw;
+  }
+}
+
+void XdpWorld::build(void (*tune)(LoadSettings&)) {
   ns_ = std::make_unique<ScopedNetns>();
   const char* setup[] = {
       "ip link add xt0 type veth peer name xt1",
@@ -90,12 +100,16 @@ XdpWorld::XdpWorld(void (*tune)(LoadSettings&)) {
   if (passFd_ < 0) throw std::runtime_error("cannot load the floor program");
 }
 
-XdpWorld::~XdpWorld() {
+XdpWorld::~XdpWorld() { cleanup(); }
+
+void XdpWorld::cleanup() {
   dp_.reset();
   skel_.reset();
   if (passFd_ >= 0) ::close(passFd_);
+  passFd_ = -1;
   std::error_code ec;
-  std::filesystem::remove_all(pinDir_, ec);
+  if (!pinDir_.empty()) std::filesystem::remove_all(pinDir_, ec);
+  pinDir_.clear();
   ns_.reset();
 }
 

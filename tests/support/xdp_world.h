@@ -51,6 +51,9 @@ class XdpWorld {
   long long runNs(int progFd, const Bytes& in) const;       // one run, kernel-timed ns
 
  private:
+  void build(void (*tune)(LoadSettings&));
+  void cleanup();  // idempotent: the destructor, and a constructor that throws
+
   std::unique_ptr<ScopedNetns> ns_;
   std::string pinDir_;
   xlb_meta meta_{};

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <random>
 
 #include "xdp_world.h"
@@ -27,7 +28,7 @@ namespace {
 uint32_t gRing = 65537, gBackends = 100;
 }
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   uint32_t transitions = 400, flows = 10000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--backends")) gBackends = std::strtoul(argv[i + 1], nullptr, 10);
@@ -106,4 +107,14 @@ int main(int argc, char** argv) {
   std::printf("the live ring matched the new state after %u of %u transitions\n", visible, transitions);
   (void)vinfo;
   return visible == transitions ? 0 : 1;
+}
+
+// Errors unwind to here, so the namespace and pins of the world are removed.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ring_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <fstream>
 #include <random>
 #include <string>
@@ -93,7 +94,7 @@ void row(const char* name, Figures f, Figures floor, const char* target) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   uint32_t packets = 200000, flows = 1000000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--packets")) packets = std::strtoul(argv[i + 1], nullptr, 10);
@@ -122,8 +123,7 @@ int main(int argc, char** argv) {
       before(p, i);
       long long t = w.runNs(fd, p.b);
       if (t < 0) {
-        std::perror("BPF_PROG_TEST_RUN");
-        std::exit(1);
+        throw std::runtime_error(std::string("BPF_PROG_TEST_RUN: ") + std::strerror(errno));
       }
       ns.push_back(t);
     }
@@ -183,4 +183,14 @@ int main(int argc, char** argv) {
   std::printf("memory floor: one dependent random load over %.0f MiB (the flow table's size): %.0f ns\n",
               tableBytes / 1048576.0, chase);
   return 0;
+}
+
+// Errors unwind to here, so the namespace and pins of the world are removed.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xdp_bench: %s\n", e.what());
+    return 1;
+  }
 }
