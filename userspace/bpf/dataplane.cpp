@@ -382,9 +382,10 @@ Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, 
   if (auto r = checkFamilies(*v, addr); !r) return std::unexpected(r.error());
   uint32_t freeId = 0;
   xlb_backend slot{};
+  auto slots = backendSlots();
+  if (!slots) return std::unexpected(slots.error());
   for (uint32_t id = 1; id < meta_.max_backends; ++id) {
-    xlb_backend b{};
-    if (bpf_map_lookup_elem(backends_.get(), &id, &b) != 0) return fail(errno, "cannot read backends");
+    const xlb_backend& b = (*slots)[id];
     if (b.flags & XLB_BE_IN_USE) {
       if (b.vip_id == v->id && IpAddr::fromAbi(b.addr, b.family) == addr)
         return fail(EEXIST, "backend " + addr.str() + " is already in " + vk.str() +
