@@ -156,5 +156,24 @@ TEST(Probe, TcpConnectAndRefused) {
   EXPECT_EQ(r.error, "connection refused");
 }
 
+TEST(Probe, UnloadableCaFileIsATlsErrorNotASilentPass) {
+  asio::io_context io;
+  CannedServer srv(io, [](tcp::socket&) {});
+  std::string ca = ::testing::TempDir() + "xlb_probe_not_a_ca.pem";
+  std::FILE* f = std::fopen(ca.c_str(), "w");
+  ASSERT_TRUE(f);
+  std::fputs("not a certificate\n", f);
+  std::fclose(f);
+  CheckSpec s;
+  s.type = CheckType::Https;
+  s.verify = true;
+  s.caFile = ca;
+  s.timeout = 300ms;
+  auto r = run(io, s, srv.ep());
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error.rfind("TLS error: cannot load " + ca, 0), 0u) << r.error;
+  std::remove(ca.c_str());
+}
+
 }  // namespace
 }  // namespace xlb

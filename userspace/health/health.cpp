@@ -140,25 +140,32 @@ asio::awaitable<std::string> exchange(Stream& s, const CheckSpec& spec, const En
 }  // namespace
 
 struct Prober::Impl {
+  struct Tls {
+    std::unique_ptr<asio::ssl::context> ctx;
+    std::string error;  // the CA file could not be loaded: every check says so
+  };
   asio::io_context& io;
-  std::map<std::pair<bool, std::string>, std::unique_ptr<asio::ssl::context>> tls;
+  std::map<std::pair<bool, std::string>, Tls> tls;
 
-  asio::ssl::context& context(const CheckSpec& spec) {
-    auto& c = tls[{spec.verify, spec.caFile}];
-    if (!c) {
-      c = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  Tls& context(const CheckSpec& spec) {
+    auto& t = tls[{spec.verify, spec.caFile}];
+    if (!t.ctx) {
+      t.ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
       if (spec.verify) {
-        c->set_verify_mode(asio::ssl::verify_peer);
+        t.ctx->set_verify_mode(asio::ssl::verify_peer);
         std::error_code ec;
         if (spec.caFile.empty())
-          c->set_default_verify_paths(ec);
+          t.ctx->set_default_verify_paths(ec);
         else
-          c->load_verify_file(spec.caFile, ec);
+          t.ctx->load_verify_file(spec.caFile, ec);
+        if (ec)
+          t.error = "TLS error: cannot load " + (spec.caFile.empty() ? std::string("the system CAs") : spec.caFile) +
+                    ": " + ec.message();
       } else {
-        c->set_verify_mode(asio::ssl::verify_none);
+        t.ctx->set_verify_mode(asio::ssl::verify_none);
       }
     }
-    return *c;
+    return t;
   }
 };
 
@@ -193,8 +200,10 @@ asio::awaitable<ProbeResult> Prober::probe(const CheckSpec& spec, Endpoint targe
     err = describe(ce);
   } else if (spec.type == CheckType::Http) {
     err = co_await exchange(sh->sock, spec, target);
+  } else if (spec.type == CheckType::Https && !impl_->context(spec).error.empty()) {
+    err = impl_->context(spec).error;
   } else if (spec.type == CheckType::Https) {
-    sh->tls.emplace(sh->sock, impl_->context(spec));
+    sh->tls.emplace(sh->sock, *impl_->context(spec).ctx);
     SSL* ssl = sh->tls->native_handle();
     std::string name = !spec.sni.empty() ? spec.sni : spec.host;
     std::error_code notIp;
