@@ -253,10 +253,14 @@ int main(int argc, char** argv) {
         auto dp = check(Dataplane::open(pinDir));
         auto vs = check(dp.vips());
         auto bs = check(dp.backends());
+        // With xlbd running, its names and check states join the maps' view.
+        json health = nullptr;
+        if (daemon)
+          if (auto r = controlCall(*daemon, {{"cmd", "health"}}); r && r->value("ok", false)) health = (*r)["vips"];
         if (asJson)
-          std::cout << xlbctl::vipsJson(vs, bs).dump(2) << "\n";
+          std::cout << xlbctl::vipsJson(vs, bs, health).dump(2) << "\n";
         else
-          xlbctl::printVips(vs, bs);
+          xlbctl::printVips(vs, bs, health);
       } else {
         VipKey key = va.key();
         auto dp = check(Dataplane::open(pinDir));

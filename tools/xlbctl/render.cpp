@@ -29,21 +29,38 @@ std::string flowKeyStr(const xlb_flow_key& k) {
          protoName(k.proto);
 }
 
-json vipsJson(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>& bes) {
+// xlbd's view of one backend (name, health, admin), if it has one.
+static const json* daemonView(const json& health, const VipKey& vip, const IpAddr& addr) {
+  if (!health.is_array()) return nullptr;
+  for (const auto& v : health)
+    if (v.value("vip", "") == vip.str())
+      for (const auto& b : v["backends"])
+        if (b.value("address", "") == addr.str()) return &b;
+  return nullptr;
+}
+
+json vipsJson(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>& bes, const json& health) {
   json out = json::array();
   for (const auto& v : vips) {
     json b = json::array();
     for (const auto& be : bes)
-      if (be.vipId == v.id)
-        b.push_back({{"address", be.addr.str()}, {"id", be.id}, {"weight", be.weight},
-                     {"state", be.down ? "down" : be.weight ? "active" : "draining"}});
+      if (be.vipId == v.id) {
+        json e{{"address", be.addr.str()}, {"id", be.id}, {"weight", be.weight},
+               {"state", be.down ? "down" : be.weight ? "active" : "draining"}};
+        if (const json* d = daemonView(health, v.key, be.addr)) {
+          e["name"] = d->value("name", "");
+          e["health"] = d->value("state", "");
+          e["admin"] = d->value("admin", "");
+        }
+        b.push_back(e);
+      }
     out.push_back({{"vip", v.key.ep.str()}, {"proto", protoName(v.key.proto)}, {"id", v.id},
                    {"forward", forwardName(v.forward)}, {"ring", v.ringSel}, {"backends", b}});
   }
   return out;
 }
 
-void printVips(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>& bes) {
+void printVips(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>& bes, const json& health) {
   if (vips.empty()) {
     std::puts("no VIPs (add one: xlbctl vip add ADDR:PORT --proto tcp)");
     return;
@@ -52,9 +69,12 @@ void printVips(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>&
   for (const auto& v : vips) {
     std::string list;
     for (const auto& be : bes)
-      if (be.vipId == v.id)
-        list += (list.empty() ? "" : ", ") + be.addr.str() + " (" +
+      if (be.vipId == v.id) {
+        const json* d = daemonView(health, v.key, be.addr);
+        std::string name = d && d->value("name", "") != be.addr.str() ? " " + d->value("name", "") : "";
+        list += (list.empty() ? "" : ", ") + be.addr.str() + name + " (" +
                 (be.weight ? std::to_string(be.weight) : std::string("0, draining")) + (be.down ? ", down" : "") + ")";
+      }
     std::printf("%-4u %-32s %-6s %-6s %s\n", v.id, v.key.ep.str().c_str(), protoName(v.key.proto).c_str(),
                 forwardName(v.forward), list.empty() ? "-" : list.c_str());
   }

@@ -8,8 +8,12 @@
 
 namespace xlbctl {
 
-nlohmann::json vipsJson(const std::vector<xlb::VipInfo>& vips, const std::vector<xlb::BackendInfo>& bes);
-void printVips(const std::vector<xlb::VipInfo>& vips, const std::vector<xlb::BackendInfo>& bes);
+// health: xlbd's `health` answer when the daemon runs (adds each backend's
+// name and check state), else null.
+nlohmann::json vipsJson(const std::vector<xlb::VipInfo>& vips, const std::vector<xlb::BackendInfo>& bes,
+                        const nlohmann::json& health = nullptr);
+void printVips(const std::vector<xlb::VipInfo>& vips, const std::vector<xlb::BackendInfo>& bes,
+               const nlohmann::json& health = nullptr);
 
 nlohmann::json statsJson(const xlb::Stats& s, const std::vector<xlb::VipInfo>& vips,
                          const std::vector<xlb::BackendInfo>& bes);
