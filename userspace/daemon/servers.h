@@ -3,6 +3,7 @@
 // JSON answer) and the Prometheus endpoint (HTTP/1.1 GET, parsed by llhttp).
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/ip/tcp.hpp>
@@ -22,6 +23,7 @@ struct Daemon::ControlServer {
   ControlServer(asio::io_context& io, std::string path, Handler h);
   Result<void> start();  // socket mode 0600
   void stop();
+  asio::awaitable<void> session(asio::local::stream_protocol::socket s);
 
   asio::io_context& io;
   std::string path;
@@ -34,6 +36,7 @@ struct Daemon::MetricsServer {
   MetricsServer(asio::io_context& io, Endpoint listen, std::string path, Render r);
   Result<void> start();
   void stop();
+  asio::awaitable<void> session(asio::ip::tcp::socket s);
 
   asio::io_context& io;
   Endpoint listen;
