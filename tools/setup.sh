@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
 # Installs what xlb needs on Debian 12 (as root), mounts bpffs, and builds.
-#   tools/setup.sh            install + build into ./build
+#   tools/setup.sh            install + build into ./build (what a user runs)
+#   tools/setup.sh --tests    the same for developers and CI: warnings are
+#                             errors, the unit and bpf tests are also built
+#                             under ASan+UBSan, and the packages the build
+#                             tests use (clang-16, dpkg-dev) are installed
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tests=OFF
+for a in "$@"; do
+  case "$a" in
+    --tests) tests=ON ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "tools/setup.sh: unknown option '$a' (use --tests or nothing)" >&2; exit 2 ;;
+  esac
+done
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "tools/setup.sh: run as root (it installs packages and mounts bpffs)" >&2
@@ -12,10 +25,13 @@ fi
 PKGS=(
   build-essential cmake pkg-config clang llvm
   libbpf-dev libxdp-dev bpftool xdp-tools
-  libssl-dev libcli11-dev libgtest-dev libgmock-dev
-  libasio-dev libyaml-cpp-dev nlohmann-json3-dev node-llhttp libmnl-dev
+  libssl-dev libcli11-dev libgtest-dev libgmock-dev libexpected-dev
+  libasio-dev libyaml-cpp-dev nlohmann-json3-dev node-llhttp libmnl-dev libsystemd-dev
   iproute2 ethtool nftables curl python3 procps util-linux openssl
 )
+if [ "$tests" = ON ]; then
+  PKGS+=(clang-16 dpkg-dev file systemd)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,5 +45,5 @@ fi
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXLB_WERROR="$tests" -DXLB_SANITIZER_TESTS="$tests" >/dev/null
 cmake --build build -j"$(nproc)"

@@ -30,7 +30,7 @@ struct CheckSpec {
   CheckType type = CheckType::None;  // None: no checking, the backend counts as up
   std::string path = "/";
   std::string host;                  // Host header; default: the checked address
-  std::vector<StatusRange> expectStatus{{200, 399}};
+  std::vector<StatusRange> expectStatus = std::vector<StatusRange>(1);  // one range: 200-399
   std::string expectBody;            // substring the body must contain
   Millis interval{2000}, timeout{1000};
   int rise = 2, fall = 3;

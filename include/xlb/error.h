@@ -5,8 +5,25 @@
 
 #include <cerrno>
 #include <cstring>
-#include <expected>
 #include <string>
+#include <version>
+
+// std::expected where the standard library offers it with this compiler
+// (GCC 12); clang before 19 cannot use libstdc++'s <expected>, so there the
+// same interface comes from tl::expected (Debian: libexpected-dev).
+#if defined(__cpp_lib_expected)
+#include <expected>
+namespace xlb {
+using std::expected;
+using std::unexpected;
+}  // namespace xlb
+#else
+#include <tl/expected.hpp>
+namespace xlb {
+using tl::expected;
+using tl::unexpected;
+}  // namespace xlb
+#endif
 
 namespace xlb {
 
@@ -21,10 +38,10 @@ struct Error {
 };
 
 template <class T>
-using Result = std::expected<T, Error>;
+using Result = expected<T, Error>;
 
-inline std::unexpected<Error> fail(int code, std::string message) {
-  return std::unexpected(Error{code, std::move(message)});
+inline unexpected<Error> fail(int code, std::string message) {
+  return unexpected<Error>(Error{code, std::move(message)});
 }
 
 // For libbpf-style returns: negative errno, or -1 with errno set.

@@ -382,7 +382,8 @@ TEST_F(XdpFixture, SyncVipTakesADownBackendOutAndBringsItBack) {
   auto ring = dp.ring(*dp.vip(key));
   ASSERT_TRUE(ring);
   uint32_t victimId = 0;
-  for (const auto& b : *dp.backends())
+  auto bes = dp.backends();  // alive for the whole loop
+  for (const auto& b : bes.value())
     if (b.addr == ip(("198.18.0." + std::to_string(victim)).c_str()) && b.vipId == dp.vip(key)->id) victimId = b.id;
   EXPECT_EQ(std::count(ring->begin(), ring->end(), victimId), 0);
   // The open flow's next packet is re-balanced; no new flow lands on it.
@@ -409,7 +410,8 @@ TEST_F(XdpFixture, FlowEntryOfADownBackendIsNotFollowed) {
   all[0].down = true;
   ASSERT_TRUE(dp.syncVip(key, XLB_FWD_L2DSR, all, nullptr));
   BackendInfo downBe;
-  for (const auto& b : *dp.backends())
+  auto bes = dp.backends();  // alive for the whole loop
+  for (const auto& b : bes.value())
     if (b.vipId == dp.vip(key)->id && b.down) downBe = b;
   ASSERT_EQ(downBe.addr, ip("198.18.0.11"));
   Bytes syn = synV4("198.19.0.11", 48000);

@@ -48,7 +48,8 @@ class ScopedNetns {
       ::close(home_);
       home_ = -1;
     }
-    if (!name_.empty()) std::system(("ip netns del " + name_ + " 2>/dev/null").c_str());
+    // Best effort on the way out: nothing more to do if it fails.
+    if (!name_.empty() && std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()) != 0) name_.clear();
     name_.clear();
   }
   std::string name_;

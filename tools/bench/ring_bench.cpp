@@ -88,7 +88,8 @@ int run(int argc, char** argv) {
     us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     auto v = *dp.vip(vip);
     std::vector<MaglevBackend> up;
-    for (const auto& b : *dp.backends())
+    auto bes = dp.backends();  // alive for the whole loop
+    for (const auto& b : bes.value())
       if (b.vipId == v.id && !b.down) up.push_back({b.id, b.addr, b.weight});
     auto expect = maglevRing(up, gRing);
     bool same = true;

@@ -2,7 +2,10 @@
 # Compiles SOURCE with clang -target bpf into NAME.bpf.o, generates the
 # libbpf skeleton NAME.skel.h with bpftool, and defines an INTERFACE target
 # NAME_skel that puts the skeleton on the include path and links libbpf.
-find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
+find_program(BPF_CLANG NAMES clang clang-16 clang-15 clang-14 REQUIRED)
+if(XLB_WERROR)
+  set(XLB_BPF_WERROR -Werror)
+endif()
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 
 function(xlb_bpf_object NAME SOURCE)
@@ -20,7 +23,7 @@ function(xlb_bpf_object NAME SOURCE)
   endif()
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${target_arch} -Wall -Werror
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${target_arch} -Wall ${XLB_BPF_WERROR}
             -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf
             -I/usr/include/${arch}-linux-gnu
             -c ${SOURCE} -o ${obj}

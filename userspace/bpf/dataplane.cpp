@@ -99,7 +99,7 @@ Result<Dataplane> Dataplane::open(const std::string& pinDir) {
                {&d.beStats_, "xlb_be_stats"},   {&d.txPorts_, "xlb_tx_ports"}};
   for (auto& w : wants) {
     auto fd = openPinned(pinDir, w.name);
-    if (!fd) return std::unexpected(fd.error());
+    if (!fd) return xlb::unexpected(fd.error());
     *w.fd = std::move(*fd);
   }
   uint32_t zero = 0;
@@ -213,7 +213,7 @@ Result<std::vector<xlb_backend>> Dataplane::backendSlots() const {
 
 Result<std::vector<BackendInfo>> Dataplane::backends() const {
   auto slots = backendSlots();
-  if (!slots) return std::unexpected(slots.error());
+  if (!slots) return xlb::unexpected(slots.error());
   std::vector<BackendInfo> out;
   for (uint32_t id = 1; id < meta_.max_backends; ++id) {
     const auto& b = (*slots)[id];
@@ -226,7 +226,7 @@ Result<std::vector<BackendInfo>> Dataplane::backends() const {
 
 Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
   auto all = backends();
-  if (!all) return std::unexpected(all.error());
+  if (!all) return xlb::unexpected(all.error());
   std::vector<MaglevBackend> mb;
   for (const auto& b : *all)
     if (b.vipId == vip.id && !b.down) mb.push_back({b.id, b.addr, b.weight});
@@ -244,13 +244,13 @@ Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
 
 Result<VipInfo> Dataplane::addVip(const VipKey& key, uint8_t forward) {
   auto lk = lock();
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
   return addVipLocked(key, forward);
 }
 
 Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward) {
   auto all = vips();
-  if (!all) return std::unexpected(all.error());
+  if (!all) return xlb::unexpected(all.error());
   std::set<uint32_t> used;
   for (const auto& v : *all) {
     if (v.key == key) return fail(EEXIST, "VIP " + key.str() + " exists (delete it first: xlbctl vip del)");
@@ -263,20 +263,20 @@ Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward) {
                             "): detach and attach with a larger --max-vips");
   std::vector<uint32_t> empty(meta_.ring_size, XLB_BACKEND_NONE);
   for (uint32_t half = 0; half < 2; ++half)
-    if (auto r = writeRingHalf(id, half, empty); !r) return std::unexpected(r.error());
-  if (auto r = zeroStats(vipStats_.get(), id); !r) return std::unexpected(r.error());
+    if (auto r = writeRingHalf(id, half, empty); !r) return xlb::unexpected(r.error());
+  if (auto r = zeroStats(vipStats_.get(), id); !r) return xlb::unexpected(r.error());
 
   auto ak = key.ep.addr.toKey();
   uint32_t refs = 0;
   bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs);
   ++refs;
   if (auto r = update(vipAddrs_, ak, refs, BPF_ANY, "cannot add VIP address"); !r)
-    return std::unexpected(r.error());
+    return xlb::unexpected(r.error());
   xlb_vip v{};
   v.id = id;
   v.forward = forward;
   auto k = key.toAbi();
-  if (auto r = update(vips_, k, v, BPF_NOEXIST, "cannot add VIP"); !r) return std::unexpected(r.error());
+  if (auto r = update(vips_, k, v, BPF_NOEXIST, "cannot add VIP"); !r) return xlb::unexpected(r.error());
   return VipInfo{key, id, forward, 0};
 }
 
@@ -322,7 +322,7 @@ static Result<size_t> deleteFlowsWhere(const Fd& flows, Pred pred) {
     if (pred(k, f)) doomed.push_back(k);
     return true;
   });
-  if (!r) return std::unexpected(r.error());
+  if (!r) return xlb::unexpected(r.error());
   // Entries may vanish meanwhile (LRU eviction): delete one by one and count
   // what was there.
   size_t n = 0;
@@ -332,13 +332,13 @@ static Result<size_t> deleteFlowsWhere(const Fd& flows, Pred pred) {
 
 Result<void> Dataplane::delVip(const VipKey& key) {
   auto lk = lock();
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
   auto v = vip(key);
-  if (!v) return std::unexpected(v.error());
+  if (!v) return xlb::unexpected(v.error());
   auto k = key.toAbi();
   if (bpf_map_delete_elem(vips_.get(), &k) != 0) return fail(errno, "cannot delete VIP");
   auto all = backends();
-  if (!all) return std::unexpected(all.error());
+  if (!all) return xlb::unexpected(all.error());
   for (const auto& b : *all) {
     if (b.vipId != v->id) continue;
     xlb_backend be{};
@@ -361,7 +361,7 @@ Result<void> Dataplane::delVip(const VipKey& key) {
     return fk.family == dst.family && fk.dport == dst.port && fk.proto == dst.proto &&
            std::memcmp(&fk.dst, &dst.addr, sizeof(fk.dst)) == 0;
   });
-  if (!n) return std::unexpected(n.error());
+  if (!n) return xlb::unexpected(n.error());
   return {};
 }
 
@@ -376,14 +376,14 @@ static Result<void> checkFamilies(const VipInfo& v, const IpAddr& be) {
 Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, uint32_t weight,
                                           NeighbourKeeper* neigh) {
   auto lk = lock();
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
   auto v = vip(vk);
-  if (!v) return std::unexpected(v.error());
-  if (auto r = checkFamilies(*v, addr); !r) return std::unexpected(r.error());
+  if (!v) return xlb::unexpected(v.error());
+  if (auto r = checkFamilies(*v, addr); !r) return xlb::unexpected(r.error());
   uint32_t freeId = 0;
   xlb_backend slot{};
   auto slots = backendSlots();
-  if (!slots) return std::unexpected(slots.error());
+  if (!slots) return xlb::unexpected(slots.error());
   for (uint32_t id = 1; id < meta_.max_backends; ++id) {
     const xlb_backend& b = (*slots)[id];
     if (b.flags & XLB_BE_IN_USE) {
@@ -405,15 +405,15 @@ Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, 
     if (auto r = neigh->keep(addr); !r) warning = r.error().describe();
   }
   auto b = writeNewBackend(freeId, slot.gen, v->id, addr, weight, false);
-  if (!b) return std::unexpected(b.error());
-  if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
+  if (!b) return xlb::unexpected(b.error());
+  if (auto r = rebuildRing(*v); !r) return xlb::unexpected(r.error());
   b->warning = warning;
   return b;
 }
 
 Result<BackendInfo> Dataplane::writeNewBackend(uint32_t id, uint32_t oldGen, uint32_t vipId,
                                                const IpAddr& addr, uint32_t weight, bool down) {
-  if (auto r = zeroStats(beStats_.get(), id); !r) return std::unexpected(r.error());
+  if (auto r = zeroStats(beStats_.get(), id); !r) return xlb::unexpected(r.error());
   xlb_backend b{};
   b.addr = addr.toAbi();
   b.family = addr.family;
@@ -422,19 +422,19 @@ Result<BackendInfo> Dataplane::writeNewBackend(uint32_t id, uint32_t oldGen, uin
   b.gen = oldGen + 1;
   b.flags = XLB_BE_IN_USE | (down ? XLB_BE_DOWN : 0);
   if (auto r = update(backends_, id, b, BPF_ANY, "cannot add backend"); !r)
-    return std::unexpected(r.error());
+    return xlb::unexpected(r.error());
   return BackendInfo{id, addr, vipId, weight, b.gen, down};
 }
 
 Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
                                       std::span<const DesiredBackend> desired, NeighbourKeeper* neigh) {
   auto lk = lock();
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
   SyncResult res;
   auto v = vip(vk);
   if (!v) {
     v = addVipLocked(vk, forward);
-    if (!v) return std::unexpected(v.error());
+    if (!v) return xlb::unexpected(v.error());
     res.vipAdded = true;
   } else if (v->forward != forward) {
     auto k = vk.toAbi();
@@ -442,18 +442,18 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
     x.id = v->id;
     x.forward = forward;
     x.ring_sel = v->ringSel;
-    if (auto r = update(vips_, k, x, BPF_EXIST, "cannot change forwarding"); !r) return std::unexpected(r.error());
+    if (auto r = update(vips_, k, x, BPF_EXIST, "cannot change forwarding"); !r) return xlb::unexpected(r.error());
     v->forward = forward;
     res.forwardChanged = true;
   }
   for (const auto& d : desired)
-    if (auto r = checkFamilies(*v, d.addr); !r) return std::unexpected(r.error());
+    if (auto r = checkFamilies(*v, d.addr); !r) return xlb::unexpected(r.error());
 
   // One pass over the backend table: this VIP's backends and the free slots.
   std::vector<BackendInfo> mine;
   std::vector<std::pair<uint32_t, uint32_t>> freeSlots;  // id, gen
   auto slots = backendSlots();
-  if (!slots) return std::unexpected(slots.error());
+  if (!slots) return xlb::unexpected(slots.error());
   for (uint32_t id = 1; id < meta_.max_backends; ++id) {
     const xlb_backend& b = (*slots)[id];
     if (!(b.flags & XLB_BE_IN_USE))
@@ -473,7 +473,7 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
     bpf_map_lookup_elem(backends_.get(), &id, &be);
     xlb_backend gone{};
     gone.gen = be.gen;
-    if (auto r = update(backends_, id, gone, BPF_ANY, "cannot delete backend"); !r) return std::unexpected(r.error());
+    if (auto r = update(backends_, id, gone, BPF_ANY, "cannot delete backend"); !r) return xlb::unexpected(r.error());
     freeSlots.push_back({id, be.gen});
   }
   for (const auto& c : plan.change) {
@@ -481,7 +481,7 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
     if (bpf_map_lookup_elem(backends_.get(), &c.id, &be) != 0) return fail(errno, "cannot read backends");
     be.weight = c.weight;
     be.flags = XLB_BE_IN_USE | (c.down ? XLB_BE_DOWN : 0);
-    if (auto r = update(backends_, c.id, be, BPF_ANY, "cannot update backend"); !r) return std::unexpected(r.error());
+    if (auto r = update(backends_, c.id, be, BPF_ANY, "cannot update backend"); !r) return xlb::unexpected(r.error());
   }
   size_t next = 0;
   for (const auto& a : plan.add) {
@@ -489,17 +489,17 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
       if (auto r = neigh->keep(a.addr); !r) res.warnings.push_back(r.error().describe());
     auto [id, gen] = freeSlots[next++];
     auto b = writeNewBackend(id, gen, v->id, a.addr, a.weight, a.down);
-    if (!b) return std::unexpected(b.error());
+    if (!b) return xlb::unexpected(b.error());
   }
   if (plan.ringChanged || res.vipAdded) {
-    if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
+    if (auto r = rebuildRing(*v); !r) return xlb::unexpected(r.error());
     res.ringFlipped = true;
   }
   if (!plan.dropFlowsOf.empty()) {
     auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key&, const xlb_flow& f) {
       return std::find(plan.dropFlowsOf.begin(), plan.dropFlowsOf.end(), f.backend_id) != plan.dropFlowsOf.end();
     });
-    if (!n) return std::unexpected(n.error());
+    if (!n) return xlb::unexpected(n.error());
     res.flowsRemoved = *n;
   }
   return res;
@@ -507,19 +507,19 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
 
 Result<BackendInfo> Dataplane::setWeight(const VipKey& vk, const IpAddr& addr, uint32_t weight) {
   auto lk = lock();
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
   auto v = vip(vk);
-  if (!v) return std::unexpected(v.error());
+  if (!v) return xlb::unexpected(v.error());
   auto all = backends();
-  if (!all) return std::unexpected(all.error());
+  if (!all) return xlb::unexpected(all.error());
   for (auto b : *all) {
     if (b.vipId != v->id || b.addr != addr) continue;
     xlb_backend be{};
     bpf_map_lookup_elem(backends_.get(), &b.id, &be);
     be.weight = weight;
     if (auto r = update(backends_, b.id, be, BPF_ANY, "cannot set weight"); !r)
-      return std::unexpected(r.error());
-    if (auto r = rebuildRing(*v); !r) return std::unexpected(r.error());
+      return xlb::unexpected(r.error());
+    if (auto r = rebuildRing(*v); !r) return xlb::unexpected(r.error());
     b.weight = weight;
     return b;
   }
@@ -528,11 +528,11 @@ Result<BackendInfo> Dataplane::setWeight(const VipKey& vk, const IpAddr& addr, u
 
 Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
   auto lk = lock();
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
   auto v = vip(vk);
-  if (!v) return std::unexpected(v.error());
+  if (!v) return xlb::unexpected(v.error());
   auto all = backends();
-  if (!all) return std::unexpected(all.error());
+  if (!all) return xlb::unexpected(all.error());
   for (const auto& b : *all) {
     if (b.vipId != v->id || b.addr != addr) continue;
     xlb_backend be{};
@@ -544,7 +544,7 @@ Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
     auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key&, const xlb_flow& f) {
       return f.backend_id == b.id;
     });
-    if (!n) return std::unexpected(n.error());
+    if (!n) return xlb::unexpected(n.error());
     return {};
   }
   return fail(ENOENT, "no backend " + addr.str() + " in " + vk.str() + " (see: xlbctl vip list)");
@@ -575,17 +575,17 @@ Result<Stats> Dataplane::stats() const {
     return c;
   };
   auto vs = vips();
-  if (!vs) return std::unexpected(vs.error());
+  if (!vs) return xlb::unexpected(vs.error());
   for (const auto& v : *vs) {
     auto c = sumLb(vipStats_, v.id);
-    if (!c) return std::unexpected(c.error());
+    if (!c) return xlb::unexpected(c.error());
     s.vips[v.id] = *c;
   }
   auto bs = backends();
-  if (!bs) return std::unexpected(bs.error());
+  if (!bs) return xlb::unexpected(bs.error());
   for (const auto& b : *bs) {
     auto c = sumLb(beStats_, b.id);
-    if (!c) return std::unexpected(c.error());
+    if (!c) return xlb::unexpected(c.error());
     s.backends[b.id] = *c;
   }
   return s;
@@ -598,7 +598,7 @@ Result<std::vector<FlowEntry>> Dataplane::flows(size_t limit) const {
     out.push_back({k, f});
     return out.size() < limit;
   });
-  if (!r) return std::unexpected(r.error());
+  if (!r) return xlb::unexpected(r.error());
   return out;
 }
 

@@ -139,14 +139,14 @@ uint32_t progIdOf(int fd) {
 // swap the program in one netlink request, XDP_FLAGS_REPLACE naming the
 // old one, so the interface is never without xlb.
 Result<uint32_t> replaceLegacy(bpf_object* obj, int ifindex, const Attached& old) {
-  if (int rc = bpf_object__load(obj); rc != 0) return std::unexpected(sysError(-rc, "cannot load XDP program"));
+  if (int rc = bpf_object__load(obj); rc != 0) return xlb::unexpected(sysError(-rc, "cannot load XDP program"));
   bpf_program* p = bpf_object__next_program(obj, nullptr);
   int fd = p ? bpf_program__fd(p) : -1;
   if (fd < 0) return fail(EINVAL, "XDP program has no fd after load");
   uint32_t flags = XDP_FLAGS_REPLACE | (old.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
   LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_program__fd(old.prog));
   if (int rc = bpf_xdp_attach(ifindex, fd, flags, &opts); rc != 0)
-    return std::unexpected(sysError(-rc, "cannot replace the attached XDP program"));
+    return xlb::unexpected(sysError(-rc, "cannot replace the attached XDP program"));
   return progIdOf(fd);
 }
 
@@ -162,7 +162,7 @@ Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, AttachMode mode, co
 
   xdp_program* prog = xdp_program__from_bpf_obj(obj, "xdp");
   if (long err = libxdp_get_error(prog); err || !prog)
-    return std::unexpected(sysError(err ? -static_cast<int>(err) : EINVAL, "cannot prepare XDP program"));
+    return xlb::unexpected(sysError(err ? -static_cast<int>(err) : EINVAL, "cannot prepare XDP program"));
   std::unique_ptr<xdp_program, void (*)(xdp_program*)> guard(prog, xdp_program__close);
   enum xdp_attach_mode m = toXdpMode(mode);
   if (old.prog && m == XDP_MODE_UNSPEC) m = old.mode;
@@ -172,12 +172,12 @@ Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, AttachMode mode, co
   if (rc != 0) {
     if (rc == -EEXIST || rc == -EBUSY)
       return fail(-rc, "cannot attach: another XDP program owns the interface (see: xdp-loader status)");
-    return std::unexpected(sysError(-rc, "cannot attach XDP program"));
+    return xlb::unexpected(sysError(-rc, "cannot attach XDP program"));
   }
   uint32_t id = xdp_program__id(prog);
   if (old.prog) {
     rc = xdp_program__detach(old.prog, ifindex, old.mode, 0);
-    if (rc != 0) return std::unexpected(sysError(-rc, "attached the new program, but cannot detach the old one"));
+    if (rc != 0) return xlb::unexpected(sysError(-rc, "attached the new program, but cannot detach the old one"));
     *replaced = true;
   }
   return id;
@@ -187,7 +187,7 @@ Result<void> detachProgram(int ifindex, const char* progName, const std::string&
   Attached a = findAttached(ifindex, progName);
   if (!a.prog) return fail(ENOENT, std::string(progName) + " is not attached to " + ifname);
   int rc = xdp_program__detach(a.prog, ifindex, a.mode, 0);
-  if (rc != 0) return std::unexpected(sysError(-rc, "cannot detach from " + ifname));
+  if (rc != 0) return xlb::unexpected(sysError(-rc, "cannot detach from " + ifname));
   return {};
 }
 
@@ -199,7 +199,7 @@ uint32_t hostMask6(uint8_t len) { return len >= 128 ? 0 : len <= 96 ? 0xffffffff
 Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   quietLibs();
   XdpSkel skel(xlb_xdp__open(), xlb_xdp__destroy);
-  if (!skel) return std::unexpected(sysError(errno, "cannot open the xlb_xdp object"));
+  if (!skel) return xlb::unexpected(sysError(errno, "cannot open the xlb_xdp object"));
   skel->rodata->xlb_ring_size = meta.ring_size;
   skel->rodata->xlb_encap4_net = meta.encap4_net;
   skel->rodata->xlb_encap4_hostmask = meta.encap4_hostmask;
@@ -212,7 +212,7 @@ Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_flows, meta.max_flows);
-  if (auto r = pinMaps(skel->obj, pinDir); !r) return std::unexpected(r.error());
+  if (auto r = pinMaps(skel->obj, pinDir); !r) return xlb::unexpected(r.error());
   return skel;
 }
 
@@ -271,11 +271,11 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
                             const LoadSettings& want) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
-  if (!ifindex) return std::unexpected(ifindex.error());
-  if (auto r = checkBpffs(pinDir); !r) return std::unexpected(r.error());
-  if (auto r = ensureDir(pinDir); !r) return std::unexpected(r.error());
+  if (!ifindex) return xlb::unexpected(ifindex.error());
+  if (auto r = checkBpffs(pinDir); !r) return xlb::unexpected(r.error());
+  if (auto r = ensureDir(pinDir); !r) return xlb::unexpected(r.error());
   auto lk = lockDir(pinDir);
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
 
   // An existing instance keeps its settings: its maps are sized by them.
   xlb_meta meta{};
@@ -298,21 +298,21 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
                              " was loaded with other capacities; detach it from every interface to change them");
       }
     } else if (errno == EPERM || errno == EACCES) {
-      return std::unexpected(sysError(errno, "cannot open " + pinDir));
+      return xlb::unexpected(sysError(errno, "cannot open " + pinDir));
     }
   }
   if (!existing) {
     auto m = makeMeta(want);
-    if (!m) return std::unexpected(m.error());
+    if (!m) return xlb::unexpected(m.error());
     meta = *m;
   }
 
   auto skel = openXlbXdp(meta, pinDir);
-  if (!skel) return std::unexpected(skel.error());
+  if (!skel) return xlb::unexpected(skel.error());
 
   AttachResult res;
   auto id = attachProgram((*skel)->obj, *ifindex, mode, "xlb_xdp", &res.replaced);
-  if (!id) return std::unexpected(id.error());
+  if (!id) return xlb::unexpected(id.error());
   res.progId = *id;
 
   uint32_t zero = 0;
@@ -328,7 +328,7 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
 Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const std::string& ifname) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
-  if (!ifindex) return std::unexpected(ifindex.error());
+  if (!ifindex) return xlb::unexpected(ifindex.error());
   Attached a = findAttached(*ifindex, "xlb_xdp");
   if (!a.prog) return std::optional<uint32_t>();
   int fd = bpf_obj_get((pinDir + "/xlb_tx_ports").c_str());
@@ -353,7 +353,7 @@ Result<void> pinOwner(const std::string& pinDir, const std::string& socketPath) 
   if (socketPath.size() >= sizeof(rec.socket)) return fail(ENAMETOOLONG, "control socket path too long");
   std::memcpy(rec.socket, socketPath.data(), socketPath.size());
   int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, kOwnerPin, sizeof(uint32_t), sizeof(rec), 1, nullptr);
-  if (fd < 0) return std::unexpected(sysError(errno, "cannot create the owner record"));
+  if (fd < 0) return xlb::unexpected(sysError(errno, "cannot create the owner record"));
   Fd f(fd);
   uint32_t zero = 0;
   if (bpf_map_update_elem(f.get(), &zero, &rec, BPF_ANY) != 0) return fail(errno, "cannot write the owner record");
@@ -388,7 +388,7 @@ static Result<void> unpinAll(const std::string& pinDir, std::initializer_list<co
 Result<void> detach(const std::string& pinDir, const std::string& ifname) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
-  if (!ifindex) return std::unexpected(ifindex.error());
+  if (!ifindex) return xlb::unexpected(ifindex.error());
   if (auto r = detachProgram(*ifindex, "xlb_xdp", ifname); !r) return r;
   int fd = bpf_obj_get((pinDir + "/xlb_tx_ports").c_str());
   if (fd < 0) return {};
@@ -405,17 +405,17 @@ Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifnam
                              const std::vector<IpAddr>& vips) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
-  if (!ifindex) return std::unexpected(ifindex.error());
-  if (auto r = checkBpffs(pinDir); !r) return std::unexpected(r.error());
-  if (auto r = ensureDir(pinDir); !r) return std::unexpected(r.error());
+  if (!ifindex) return xlb::unexpected(ifindex.error());
+  if (auto r = checkBpffs(pinDir); !r) return xlb::unexpected(r.error());
+  if (auto r = ensureDir(pinDir); !r) return xlb::unexpected(r.error());
   auto lk = lockDir(pinDir);
-  if (!lk) return std::unexpected(lk.error());
+  if (!lk) return xlb::unexpected(lk.error());
   std::unique_ptr<xlb_decap, void (*)(xlb_decap*)> skel(xlb_decap__open(), xlb_decap__destroy);
-  if (!skel) return std::unexpected(sysError(errno, "cannot open the xlb_decap object"));
-  if (auto r = pinMaps(skel->obj, pinDir); !r) return std::unexpected(r.error());
+  if (!skel) return xlb::unexpected(sysError(errno, "cannot open the xlb_decap object"));
+  if (auto r = pinMaps(skel->obj, pinDir); !r) return xlb::unexpected(r.error());
   bool replaced = false;
   auto id = attachProgram(skel->obj, *ifindex, mode, "xlb_decap", &replaced);
-  if (!id) return std::unexpected(id.error());
+  if (!id) return xlb::unexpected(id.error());
   for (const auto& v : vips) {
     auto k = v.toKey();
     uint32_t one = 1;
@@ -428,7 +428,7 @@ Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifnam
 Result<void> decapDetach(const std::string& pinDir, const std::string& ifname) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
-  if (!ifindex) return std::unexpected(ifindex.error());
+  if (!ifindex) return xlb::unexpected(ifindex.error());
   if (auto r = detachProgram(*ifindex, "xlb_decap", ifname); !r) return r;
   return unpinAll(pinDir, {"xlb_dcp_vips", "xlb_dcp_stats"});
 }
@@ -438,7 +438,7 @@ Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add) {
   int fd = bpf_obj_get(path.c_str());
   if (fd < 0) {
     if (errno == ENOENT) return fail(0, "xlb_decap is not attached with pin path " + pinDir + " (run: xlbctl decap attach IFACE)");
-    return std::unexpected(sysError(errno, "cannot open " + path));
+    return xlb::unexpected(sysError(errno, "cannot open " + path));
   }
   Fd f(fd);
   auto k = vip.toKey();

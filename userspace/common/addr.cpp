@@ -76,15 +76,22 @@ Result<Endpoint> Endpoint::parse(std::string_view text) {
       return fail(0, "invalid endpoint '" + std::string(text) + "' (IPv6 is written [ADDR]:PORT)");
   }
   auto addr = IpAddr::parse(host);
-  if (!addr) return std::unexpected(addr.error());
+  if (!addr) return xlb::unexpected(addr.error());
   auto p = parsePort(port, text);
-  if (!p) return std::unexpected(p.error());
+  if (!p) return xlb::unexpected(p.error());
   return Endpoint{*addr, *p};
 }
 
 std::string Endpoint::str() const {
-  return addr.isV4() ? addr.str() + ":" + std::to_string(port)
-                     : "[" + addr.str() + "]:" + std::to_string(port);
+  // Appended, not `"[" + std::string&&`: GCC 12 at -O3 warns falsely (-Wrestrict)
+  // on that form (GCC bug 105329).
+  std::string s;
+  if (!addr.isV4()) s += '[';
+  s += addr.str();
+  if (!addr.isV4()) s += ']';
+  s += ':';
+  s += std::to_string(port);
+  return s;
 }
 
 Result<Prefix> Prefix::parse(std::string_view text) {
@@ -92,7 +99,7 @@ Result<Prefix> Prefix::parse(std::string_view text) {
   if (slash == std::string_view::npos)
     return fail(0, "invalid prefix '" + std::string(text) + "' (expected ADDR/LEN)");
   auto addr = IpAddr::parse(text.substr(0, slash));
-  if (!addr) return std::unexpected(addr.error());
+  if (!addr) return xlb::unexpected(addr.error());
   unsigned len = 0;
   auto l = text.substr(slash + 1);
   auto [ptr, ec] = std::from_chars(l.data(), l.data() + l.size(), len);

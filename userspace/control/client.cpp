@@ -34,7 +34,7 @@ bool controlAnswers(const std::string& path) { return connectTo(path).has_value(
 
 Result<nlohmann::json> controlCall(const std::string& path, const nlohmann::json& request, int timeoutMs) {
   auto f = connectTo(path);
-  if (!f) return std::unexpected(f.error());
+  if (!f) return xlb::unexpected(f.error());
   std::string out = request.dump() + "\n";
   for (size_t off = 0; off < out.size();) {
     ssize_t n = ::send(f->get(), out.data() + off, out.size() - off, MSG_NOSIGNAL);

@@ -77,7 +77,7 @@ static Result<void> checkCapacity(const Config& c, const xlb_meta& m) {
 Result<void> Daemon::attachInterfaces(const Config& c) {
   for (const auto& i : c.interfaces) {
     auto have = attachedProgram(c.pinPath, i.name);
-    if (!have) return std::unexpected(have.error());
+    if (!have) return xlb::unexpected(have.error());
     if (*have) {
       log::info("adopting xlb_xdp (program id " + std::to_string(**have) + ") on " + i.name);
       continue;
@@ -218,7 +218,7 @@ Result<void> Daemon::start() {
                            " and answers on " + owner->socket);
   if (auto r = attachInterfaces(cfg_); !r) return r;
   auto dp = Dataplane::open(cfg_.pinPath);
-  if (!dp) return std::unexpected(dp.error());
+  if (!dp) return xlb::unexpected(dp.error());
   dp_.emplace(std::move(*dp));
   warnLimits(cfg_, dp_->meta());
   if (auto r = checkCapacity(cfg_, dp_->meta()); !r) return r;
@@ -227,7 +227,7 @@ Result<void> Daemon::start() {
   std::map<std::pair<VipKey, IpAddr>, bool> wasUp;
   std::map<uint32_t, VipKey> vipById;
   auto existing = dp_->vips();
-  if (!existing) return std::unexpected(existing.error());
+  if (!existing) return xlb::unexpected(existing.error());
   for (const auto& v : *existing) vipById[v.id] = v.key;
   if (auto bs = dp_->backends(); bs)
     for (const auto& b : *bs) wasUp[{vipById[b.vipId], b.addr}] = !b.down;
@@ -252,7 +252,7 @@ Result<void> Daemon::start() {
       v.backends.push_back(b);
     }
     vips_[vc.key] = std::move(v);
-    if (auto r = apply(vc.key); !r) return std::unexpected(r.error());
+    if (auto r = apply(vc.key); !r) return xlb::unexpected(r.error());
   }
   if (auto r = pinOwner(cfg_.pinPath, cfg_.controlSocket); !r) return r;
   control_ = std::make_unique<ControlServer>(io_, cfg_.controlSocket, [this](const json& j) { return handle(j); });

@@ -104,7 +104,7 @@ uint16_t neighState(mnl_socket* s, const IpAddr& nh, int ifindex, uint32_t seq) 
 
 Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
   auto s = openRtnl();
-  if (!s) return std::unexpected(s.error());
+  if (!s) return xlb::unexpected(s.error());
   int af = backend.isV4() ? AF_INET : AF_INET6;
   size_t alen = backend.isV4() ? 4 : 16;
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
