@@ -97,6 +97,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	case XLB_R_PASS_NOT_IP:
 	case XLB_R_PASS_NOT_VIP:
 	case XLB_R_PASS_FIB:
+	case XLB_R_PASS_FWD_DISABLED:
 		action = XDP_PASS;
 		break;
 	case XLB_R_TX_FLOW_HIT:

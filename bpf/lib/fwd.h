@@ -50,6 +50,8 @@ static __always_inline int xlb_fib(struct xdp_md *ctx, const struct xlb_backend 
 		return XLB_ERR(XLB_R_DROP_NO_NEIGH);
 	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
 		return XLB_ERR(XLB_R_DROP_TOO_BIG);
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return XLB_ERR(XLB_R_PASS_FWD_DISABLED);
 	default:
 		return XLB_ERR(XLB_R_PASS_FIB);
 	}

@@ -27,25 +27,37 @@ struct xlb_ports {
 };
 
 /* Rewrites p->key into the client -> VIP tuple of the quoted packet.
+ * Everything read is bounded by the ICMP datagram's length: the ICMP
+ * header, the quoted IP header (version 4, IHL >= 5, not a later fragment,
+ * so the ports that follow are its own) and the 4 bytes of ports. The
+ * error must be addressed to the quoted packet's source, the VIP.
  * Returns 0, or a negative reason (not about a VIP: pass). */
 static __always_inline int xlb_parse_icmp4(struct xlb_pkt *p)
 {
 	struct xlb_icmphdr *ic = p->data + p->l4_off;
+	__u32 in_off = p->l4_off + sizeof(*ic), ports_off;
 	struct iphdr *in;
 	struct xlb_ports *pt;
 
-	if ((void *)(ic + 1) > p->data_end)
+	if ((void *)(ic + 1) > p->data_end || !xlb_in_datagram(p, p->l4_off, sizeof(*ic)))
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
 	if (ic->type != XLB_ICMP_DEST_UNREACH || ic->code != XLB_ICMP_FRAG_NEEDED)
 		return XLB_ERR(XLB_R_PASS_NOT_VIP);
 	in = (void *)(ic + 1);
-	if ((void *)(in + 1) > p->data_end || in->ihl < 5)
+	if ((void *)(in + 1) > p->data_end || !xlb_in_datagram(p, in_off, sizeof(*in)))
+		return XLB_ERR(XLB_R_DROP_MALFORMED);
+	if (in->version != 4 || in->ihl < 5)
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
 	if (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP)
 		return XLB_ERR(XLB_R_PASS_NOT_VIP);
-	pt = (void *)in + in->ihl * 4;
-	if ((void *)(pt + 1) > p->data_end)
+	if (in->frag_off & IP_OFFSET_BE)
+		return XLB_ERR(XLB_R_DROP_MALFORMED); /* a later fragment quotes no ports */
+	ports_off = in_off + in->ihl * 4;
+	pt = p->data + ports_off;
+	if ((void *)(pt + 1) > p->data_end || !xlb_in_datagram(p, ports_off, sizeof(*pt)))
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
+	if (in->saddr != p->key.dst.addr[0])
+		return XLB_ERR(XLB_R_PASS_NOT_VIP);
 
 	p->key.src.addr[0] = in->daddr;
 	p->key.dst.addr[0] = in->saddr;
@@ -55,24 +67,36 @@ static __always_inline int xlb_parse_icmp4(struct xlb_pkt *p)
 	return 0;
 }
 
+static __always_inline int xlb_ipv6_addr_eq(const struct in6_addr *a, const struct xlb_addr *b)
+{
+	return a->in6_u.u6_addr32[0] == b->addr[0] && a->in6_u.u6_addr32[1] == b->addr[1] &&
+	       a->in6_u.u6_addr32[2] == b->addr[2] && a->in6_u.u6_addr32[3] == b->addr[3];
+}
+
 static __always_inline int xlb_parse_icmp6(struct xlb_pkt *p)
 {
 	struct xlb_icmphdr *ic = p->data + p->l4_off;
+	__u32 in_off = p->l4_off + sizeof(*ic);
 	struct ipv6hdr *in;
 	struct xlb_ports *pt;
 
-	if ((void *)(ic + 1) > p->data_end)
+	if ((void *)(ic + 1) > p->data_end || !xlb_in_datagram(p, p->l4_off, sizeof(*ic)))
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
 	if (ic->type != XLB_ICMPV6_PKT_TOOBIG)
 		return XLB_ERR(XLB_R_PASS_NOT_VIP);
 	in = (void *)(ic + 1);
-	if ((void *)(in + 1) > p->data_end)
+	if ((void *)(in + 1) > p->data_end || !xlb_in_datagram(p, in_off, sizeof(*in)))
+		return XLB_ERR(XLB_R_DROP_MALFORMED);
+	if (in->version != 6)
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
 	if (in->nexthdr != IPPROTO_TCP && in->nexthdr != IPPROTO_UDP)
 		return XLB_ERR(XLB_R_PASS_NOT_VIP);
 	pt = (void *)(in + 1);
-	if ((void *)(pt + 1) > p->data_end)
+	if ((void *)(pt + 1) > p->data_end ||
+	    !xlb_in_datagram(p, in_off + sizeof(*in), sizeof(*pt)))
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
+	if (!xlb_ipv6_addr_eq(&in->saddr, &p->key.dst))
+		return XLB_ERR(XLB_R_PASS_NOT_VIP);
 
 	__builtin_memcpy(&p->key.src, &in->daddr, sizeof(p->key.src));
 	__builtin_memcpy(&p->key.dst, &in->saddr, sizeof(p->key.dst));

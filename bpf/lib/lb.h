@@ -77,7 +77,11 @@ static __always_inline int xlb_choose(const struct xlb_flow_key *key, const stru
 	c->be = be;
 	c->new_flow = 1;
 	if (record) {
-		struct xlb_flow nf = { .backend_id = idx, .gen = be->gen };
+		struct xlb_flow nf = {
+			.backend_id = idx,
+			.gen = be->gen,
+			.created = (__u32)(bpf_ktime_get_coarse_ns() / 1000000000ull),
+		};
 
 		bpf_map_update_elem(&xlb_flows, key, &nf, BPF_ANY);
 	}

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
-/* Header parsing. Nothing here trusts a length field it has not checked
- * against data_end; malformed headers end as XLB_R_DROP_MALFORMED and never
- * reach a VIP path. */
+/* Header parsing. Nothing here trusts a length field it has not checked:
+ * the IP datagram is bounded by the frame (data_end), and every header
+ * inside it (TCP, UDP, ICMP and what an ICMP error quotes) by the datagram's
+ * own length, never by the frame, whose tail may be Ethernet padding.
+ * Headers that disagree with their lengths end as XLB_R_DROP_MALFORMED and
+ * never reach a VIP path. */
 #ifndef XLB_BPF_PARSE_H
 #define XLB_BPF_PARSE_H
 
@@ -14,6 +17,7 @@ struct xlb_pkt {
 	__u32 l3_off;  /* 14, or 18 behind one 802.1Q/802.1ad tag */
 	__u32 l4_off;
 	__u32 l3_len;  /* IP datagram length: IPv4 tot_len, or 40 + IPv6 payload */
+	__u32 l3_end;  /* l3_off + l3_len: where the datagram ends (padding may follow) */
 	__be16 l3_proto; /* ethertype of the L3 header, network order */
 	__u8 tos;      /* DSCP + ECN */
 	__u8 df;       /* IPv4 "don't fragment" */
@@ -54,22 +58,34 @@ static __always_inline int xlb_is_vip_addr(const struct xlb_addr *a, __u8 family
 	return bpf_map_lookup_elem(&xlb_vip_addrs, &k) != NULL;
 }
 
-/* Checks the L4 header for TCP/UDP and fills the ports of the flow key. */
+/* Is [off, off + len) inside the datagram? (Inside the frame too: the
+ * datagram was checked against data_end when it was parsed.) */
+static __always_inline int xlb_in_datagram(const struct xlb_pkt *p, __u32 off, __u32 len)
+{
+	return off + len <= p->l3_end;
+}
+
+/* Checks the L4 header for TCP/UDP against the datagram and fills the
+ * ports of the flow key. TCP: the data offset covers at least the fixed
+ * header and at most the segment. UDP: the length field is the datagram's
+ * payload, exactly. */
 static __always_inline int xlb_parse_l4(struct xlb_pkt *p)
 {
 	void *l4 = p->data + p->l4_off;
+	__u32 seg = p->l3_end - p->l4_off;
 
 	if (p->key.proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
 
-		if ((void *)(th + 1) > p->data_end || th->doff < 5)
+		if ((void *)(th + 1) > p->data_end || seg < sizeof(*th) || th->doff < 5 ||
+		    th->doff * 4u > seg)
 			return XLB_ERR(XLB_R_DROP_MALFORMED);
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
 	} else {
 		struct udphdr *uh = l4;
 
-		if ((void *)(uh + 1) > p->data_end)
+		if ((void *)(uh + 1) > p->data_end || seg < sizeof(*uh) || bpf_ntohs(uh->len) != seg)
 			return XLB_ERR(XLB_R_DROP_MALFORMED);
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
@@ -92,6 +108,7 @@ static __always_inline int xlb_parse_ipv4(struct xlb_pkt *p)
 	tot = bpf_ntohs(iph->tot_len);
 	if (tot < hlen || p->data + p->l3_off + tot > p->data_end)
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
+	p->l3_end = p->l3_off + tot;
 
 	p->key.family = XLB_AF_INET;
 	p->key.src.addr[0] = iph->saddr;
@@ -139,6 +156,7 @@ static __always_inline int xlb_parse_ipv6(struct xlb_pkt *p)
 	if ((void *)(ip6 + 1) + plen > p->data_end)
 		return XLB_ERR(XLB_R_DROP_MALFORMED);
 
+	p->l3_end = p->l3_off + sizeof(*ip6) + plen;
 	p->key.family = XLB_AF_INET6;
 	__builtin_memcpy(&p->key.src, &ip6->saddr, sizeof(p->key.src));
 	__builtin_memcpy(&p->key.dst, &ip6->daddr, sizeof(p->key.dst));

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 2
+#define XLB_ABI_VERSION 3
 #define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
 
 #define XLB_AF_INET 4
@@ -88,7 +88,8 @@ struct xlb_flow_key {
 
 struct xlb_flow {
 	__u32 backend_id;
-	__u32 gen; /* xlb_backend.gen at assignment */
+	__u32 gen;     /* xlb_backend.gen at assignment */
+	__u32 created; /* seconds of CLOCK_MONOTONIC_COARSE when the flow was assigned */
 };
 
 /* Per-CPU counters, summed by userspace. */
@@ -104,26 +105,37 @@ struct xlb_lb_stats {
 	__u64 pad;
 };
 
-/* Every packet the xlb_xdp program sees ends under exactly one reason. */
+/* Every packet the xlb_xdp program sees ends under exactly one reason.
+ * X(ENUM, name, what it means): the enum, the names xlbctl and /metrics
+ * print, and their help text all come from this one list. */
+#define XLB_REASONS(X)                                                                            \
+	X(PASS_NOT_IP, pass_not_ip, "not IPv4/IPv6 (ARP, LLDP, ...): passed untouched")            \
+	X(PASS_NOT_VIP, pass_not_vip, "IP, but not to a VIP: passed untouched")                   \
+	X(PASS_FIB, pass_fib_kernel, "no route, blackhole or similar: the kernel decides")         \
+	X(PASS_FWD_DISABLED, pass_fwd_disabled,                                                    \
+	  "forwarding is off on the ingress interface (sysctl net.ipv4.conf.IFACE.forwarding / "   \
+	  "net.ipv6.conf.IFACE.forwarding): the kernel drops it")                                 \
+	X(TX_FLOW_HIT, tx_flow_hit, "known flow, sent back out the ingress NIC")                   \
+	X(TX_FLOW_NEW, tx_flow_new, "new flow (ring), sent back out the ingress NIC")             \
+	X(REDIR_FLOW_HIT, redirect_flow_hit, "known flow, redirected to another NIC")              \
+	X(REDIR_FLOW_NEW, redirect_flow_new, "new flow, redirected to another NIC")                \
+	X(TX_ICMP, tx_icmp, "ICMP too-big about a VIP flow, to its backend (ingress NIC)")         \
+	X(REDIR_ICMP, redirect_icmp, "ICMP too-big about a VIP flow, to its backend (other NIC)")  \
+	X(DROP_MALFORMED, drop_malformed,                                                          \
+	  "headers truncated or inconsistent with the datagram's own lengths")                     \
+	X(DROP_FRAGMENT, drop_fragment, "IPv4/IPv6 fragment to a VIP address")                    \
+	X(DROP_IPV6_EXT, drop_ipv6_ext, "IPv6 extension header to a VIP address")                 \
+	X(DROP_NO_BACKEND, drop_no_backend, "VIP whose ring is empty (no backend up)")            \
+	X(DROP_NO_NEIGH, drop_no_neigh, "route found but no neighbour entry for the next hop")     \
+	X(DROP_ENCAP, drop_encap, "could not grow the packet for encapsulation")                  \
+	X(DROP_TOO_BIG, drop_too_big, "forwarded packet exceeds the egress MTU")                   \
+	X(DROP_NO_TXPORT, drop_no_txport, "egress NIC has no xlb tx port (attach xlb to it)")     \
+	X(DROP_BAD_FAMILY, drop_bad_family, "backend family cannot carry this packet")
+
 enum xlb_reason {
-	XLB_R_PASS_NOT_IP = 0,   /* not IPv4/IPv6 (ARP, LLDP, ...) */
-	XLB_R_PASS_NOT_VIP,      /* IP, but not to a VIP */
-	XLB_R_PASS_FIB,          /* FIB lookup needs the kernel (no route, blackhole, ...) */
-	XLB_R_TX_FLOW_HIT,       /* known flow, sent back out the ingress NIC */
-	XLB_R_TX_FLOW_NEW,       /* new flow (ring), sent back out the ingress NIC */
-	XLB_R_REDIR_FLOW_HIT,    /* known flow, redirected to another NIC */
-	XLB_R_REDIR_FLOW_NEW,    /* new flow, redirected to another NIC */
-	XLB_R_TX_ICMP,           /* ICMP too-big about a VIP flow, to its backend */
-	XLB_R_REDIR_ICMP,
-	XLB_R_DROP_MALFORMED,    /* truncated or inconsistent headers */
-	XLB_R_DROP_FRAGMENT,     /* IPv4/IPv6 fragment to a VIP address */
-	XLB_R_DROP_IPV6_EXT,     /* IPv6 extension header to a VIP address */
-	XLB_R_DROP_NO_BACKEND,   /* VIP whose ring is empty */
-	XLB_R_DROP_NO_NEIGH,     /* FIB found the route but no neighbour entry */
-	XLB_R_DROP_ENCAP,        /* could not grow the packet for encapsulation */
-	XLB_R_DROP_TOO_BIG,      /* forwarded packet exceeds the egress MTU */
-	XLB_R_DROP_NO_TXPORT,    /* egress NIC has no xlb tx port (xlbctl attach it) */
-	XLB_R_DROP_BAD_FAMILY,   /* backend family cannot carry this packet */
+#define XLB_REASON_ENUM(id, name, doc) XLB_R_##id,
+	XLB_REASONS(XLB_REASON_ENUM)
+#undef XLB_REASON_ENUM
 	XLB_R_MAX,
 };
 

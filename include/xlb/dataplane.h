@@ -76,6 +76,7 @@ struct Explanation {
 const char* forwardName(uint8_t forward);
 Result<uint8_t> parseForward(const std::string& s);
 const char* reasonName(uint32_t reason);
+const char* reasonHelp(uint32_t reason);  // one line: what the reason means
 
 // Keeps the kernel's neighbour entry for a backend (or its next hop)
 // resolved, so the fast path never waits on ARP/ND. Implemented over

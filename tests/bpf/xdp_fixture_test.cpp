@@ -261,6 +261,111 @@ TEST_F(XdpFixture, TruncatedOrInconsistentHeadersAreDroppedAsMalformed) {
   }
 }
 
+// Headers are bounded by the datagram's own length, not by the frame: what
+// follows the datagram is Ethernet padding, never a header.
+TEST_F(XdpFixture, L4HeadersMustLieInsideTheDatagram) {
+  auto withTot = [](Bytes l3, uint16_t tot) {  // IPv4 tot_len rewritten, checksum fixed
+    l3[2] = tot >> 8, l3[3] = tot & 0xff, l3[10] = l3[11] = 0;
+    uint16_t c = csum(l3.data(), 20);
+    l3[10] = c >> 8, l3[11] = c & 0xff;
+    return l3;
+  };
+  Bytes syn = synV4("198.19.0.1", 40030);
+  Bytes seg20 = ipv4(kClient4, v4("198.19.0.1"), IPPROTO_TCP, tcp(40030, 80));
+  Bytes bigDoff = seg20;
+  bigDoff[20 + 12] = 0xf0;  // 60-byte TCP header in a 20-byte segment
+  Bytes udpShort = ipv4(kClient4, v4("198.19.0.1"), IPPROTO_UDP, udp(5353, 53, 8));
+  udpShort[20 + 5] = 8;  // UDP length 8 in a 16-byte payload
+  Bytes udpLong = ipv4(kClient4, v4("198.19.0.1"), IPPROTO_UDP, udp(5353, 53, 8));
+  udpLong[20 + 5] = 40;  // UDP length beyond the datagram
+  Bytes udpTiny = ipv4(kClient4, v4("198.19.0.1"), IPPROTO_UDP, udp(5353, 53, 0));
+  udpTiny[20 + 5] = 4;  // below the UDP header itself
+  Bytes v6 = synV6("2001:db8:100::1", 40030);
+  Bytes v6short = v6;
+  v6short[5] = 10;  // payload length 10: the TCP header runs into padding
+  struct Case {
+    const char* name;
+    Bytes pkt;
+  } cases[] = {
+      {"tcp header in the padding", eth(kLbMac, kClientMac, 0x0800, withTot(syn, 30))},
+      {"ip header only, tcp in the padding", eth(kLbMac, kClientMac, 0x0800, withTot(syn, 20))},
+      {"tcp data offset beyond the segment", eth(kLbMac, kClientMac, 0x0800, bigDoff)},
+      {"udp length shorter than the datagram", eth(kLbMac, kClientMac, 0x0800, udpShort)},
+      {"udp length beyond the datagram", eth(kLbMac, kClientMac, 0x0800, udpLong)},
+      {"udp length below its header", eth(kLbMac, kClientMac, 0x0800, udpTiny)},
+      {"ipv6 tcp header in the padding", eth(kLbMac, kClientMac, 0x86dd, v6short)},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    run(c.pkt, XLB_R_DROP_MALFORMED, XDP_DROP);
+  }
+  // Real padding after a whole datagram is fine: forwarded as it came.
+  Bytes padded = eth(kLbMac, kClientMac, 0x0800, syn) + Bytes(6, 0);
+  auto r = run(padded, XLB_R_TX_FLOW_NEW, XDP_TX);
+  EXPECT_EQ(Bytes(r.out.begin() + 12, r.out.end()), Bytes(padded.begin() + 12, padded.end()));
+}
+
+// An ICMP error is forwarded only when what it quotes is a whole IP header
+// of the right version, with its ports, inside the ICMP datagram, and the
+// error is addressed to the quoted packet's source (the VIP).
+TEST_F(XdpFixture, IcmpErrorsQuotingBadHeadersAreDropped) {
+  Bytes quoted = ipv4(v4("198.19.0.1"), kClient4, IPPROTO_TCP, tcp(80, 40031, kAck));
+  quoted.resize(28);
+  auto err4 = [](const Bytes& q, const char* to = "198.19.0.1") {
+    return ipv4(v4("198.18.0.1"), v4(to), IPPROTO_ICMP, icmp(3, 4, 1400, q));
+  };
+  Bytes wrongVersion = quoted;
+  wrongVersion[0] = 0x65;
+  Bytes shortIhl = quoted;
+  shortIhl[0] = 0x44;
+  Bytes longIhl = quoted;
+  longIhl[0] = 0x4f;  // 60-byte header: the ports would lie beyond the datagram
+  Bytes laterFragment = quoted;
+  laterFragment[6] = 0x00, laterFragment[7] = 0x10;
+  Bytes cut = quoted;
+  cut.resize(22);  // quoted header cut short
+  Bytes inPadding = err4(Bytes(quoted.begin(), quoted.begin() + 20));
+  Bytes q6 = ipv6(v6("2001:db8:100::1"), kClient6, IPPROTO_TCP, tcp(80, 40031, kAck));
+  q6.resize(48);
+  Bytes q6v4 = q6;
+  q6v4[0] = 0x45;
+  struct Case {
+    const char* name;
+    Bytes pkt;
+  } cases[] = {
+      {"quoted ip version 6 in icmpv4", eth(kLbMac, kClientMac, 0x0800, err4(wrongVersion))},
+      {"quoted ihl below 5", eth(kLbMac, kClientMac, 0x0800, err4(shortIhl))},
+      {"quoted ports beyond the datagram", eth(kLbMac, kClientMac, 0x0800, err4(longIhl))},
+      {"quoted later fragment", eth(kLbMac, kClientMac, 0x0800, err4(laterFragment))},
+      {"quoted header cut", eth(kLbMac, kClientMac, 0x0800, err4(cut))},
+      // The ICMP datagram ends inside the quoted header; the rest of the
+      // frame (the ports) is padding.
+      {"quoted ports in the padding", eth(kLbMac, kClientMac, 0x0800, inPadding) + Bytes{0x00, 0x50, 0x9c, 0x5f}},
+      {"quoted ip version 4 in icmpv6", eth(kLbMac, kClientMac, 0x86dd,
+                                             ipv6(v6("2001:db8:0:1::1"), v6("2001:db8:100::1"), 58,
+                                                  icmp(2, 0, 1280, q6v4)))},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    run(c.pkt, XLB_R_DROP_MALFORMED, XDP_DROP);
+  }
+  // Well-formed, but addressed elsewhere than the quoted source: not about
+  // a VIP flow of ours, the kernel's business.
+  Bytes elsewhere = eth(kLbMac, kClientMac, 0x0800, err4(quoted, "198.18.0.2"));
+  EXPECT_EQ(run(elsewhere, XLB_R_PASS_NOT_VIP, XDP_PASS).out, elsewhere);
+}
+
+// bpf_fib_lookup cannot forward from an interface with forwarding off: the
+// packet is passed and counted under its own reason (the kernel drops it).
+TEST_F(XdpFixture, ForwardingDisabledOnTheIngressInterfaceIsNamed) {
+  ScopedNetns::sh("sysctl -qw net.ipv4.conf.xt0.forwarding=0");
+  Bytes in = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40032));
+  auto r = run(in, XLB_R_PASS_FWD_DISABLED, XDP_PASS);
+  ScopedNetns::sh("sysctl -qw net.ipv4.conf.xt0.forwarding=1");
+  EXPECT_EQ(r.out, in);
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40033)), XLB_R_TX_FLOW_NEW, XDP_TX);
+}
+
 TEST_F(XdpFixture, Ipv4OptionsAreSkippedNotRejected) {
   Ip4Opts o;
   o.options = {0x01, 0x01, 0x01, 0x00, 0x94, 0x04, 0x00, 0x00};  // NOPs + router alert

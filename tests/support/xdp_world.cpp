@@ -116,6 +116,7 @@ void XdpWorld::cleanup() {
 int XdpWorld::progFd() const { return bpf_program__fd(skel_->progs.xlb_xdp); }
 int XdpWorld::txPortsFd() const { return bpf_map__fd(skel_->maps.xlb_tx_ports); }
 int XdpWorld::flowsFd() const { return bpf_map__fd(skel_->maps.xlb_flows); }
+int XdpWorld::reasonsFd() const { return bpf_map__fd(skel_->maps.xlb_reasons); }
 int XdpWorld::ringsFd() const { return bpf_map__fd(skel_->maps.xlb_rings); }
 
 RunResult XdpWorld::run(const Bytes& in) const {

@@ -45,6 +45,7 @@ class XdpWorld {
   int passProgFd() const { return passFd_; }
   int txPortsFd() const;
   int flowsFd() const;
+  int reasonsFd() const;
   int ringsFd() const;
 
   RunResult run(const Bytes& in) const;                     // xlb_xdp, ingress xt0

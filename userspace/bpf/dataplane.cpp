@@ -43,13 +43,20 @@ Result<uint8_t> parseForward(const std::string& s) {
 
 const char* reasonName(uint32_t r) {
   static const char* names[XLB_R_MAX] = {
-      "pass_not_ip",      "pass_not_vip",       "pass_fib_kernel",   "tx_flow_hit",
-      "tx_flow_new",      "redirect_flow_hit",  "redirect_flow_new", "tx_icmp",
-      "redirect_icmp",    "drop_malformed",     "drop_fragment",     "drop_ipv6_ext",
-      "drop_no_backend",  "drop_no_neigh",      "drop_encap",        "drop_too_big",
-      "drop_no_txport",   "drop_bad_family",
+#define XLB_REASON_NAME(id, name, doc) #name,
+      XLB_REASONS(XLB_REASON_NAME)
+#undef XLB_REASON_NAME
   };
   return r < XLB_R_MAX ? names[r] : "unknown";
+}
+
+const char* reasonHelp(uint32_t r) {
+  static const char* docs[XLB_R_MAX] = {
+#define XLB_REASON_DOC(id, name, doc) doc,
+      XLB_REASONS(XLB_REASON_DOC)
+#undef XLB_REASON_DOC
+  };
+  return r < XLB_R_MAX ? docs[r] : "";
 }
 
 namespace {
