@@ -139,12 +139,18 @@ enum xlb_reason {
 	XLB_R_MAX,
 };
 
+/* xlb_decap's reasons, the same way. */
+#define XLB_DCP_REASONS(X)                                                             \
+	X(PASS_NOT_ENCAP, pass_not_encap, "not IPIP / IPv6 tunnel traffic")             \
+	X(PASS_NOT_VIP, pass_not_vip, "encapsulated, inner destination not a local VIP") \
+	X(DECAP, decap, "outer header stripped, inner packet passed up")                \
+	X(DROP_MALFORMED, drop_malformed, "truncated or inconsistent headers")          \
+	X(DROP_ADJUST, drop_adjust, "bpf_xdp_adjust_head failed")
+
 enum xlb_dcp_reason {
-	XLB_DCP_PASS_NOT_ENCAP = 0, /* not IPIP / IPv6 tunnel traffic */
-	XLB_DCP_PASS_NOT_VIP,       /* encapsulated, inner destination not a local VIP */
-	XLB_DCP_DECAP,              /* outer header stripped, inner packet passed up */
-	XLB_DCP_DROP_MALFORMED,
-	XLB_DCP_DROP_ADJUST,        /* bpf_xdp_adjust_head failed */
+#define XLB_DCP_REASON_ENUM(id, name, doc) XLB_DCP_##id,
+	XLB_DCP_REASONS(XLB_DCP_REASON_ENUM)
+#undef XLB_DCP_REASON_ENUM
 	XLB_DCP_MAX,
 };
 

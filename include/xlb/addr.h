@@ -23,6 +23,10 @@ struct IpAddr {
   xlb_addr_key toKey() const;
   std::string str() const;
   bool isV4() const { return family == XLB_AF_INET; }
+  // Why this address cannot be a VIP or a backend (unspecified, loopback,
+  // multicast, broadcast, reserved, link-local, IPv4-mapped), or empty when
+  // it is an ordinary unicast address.
+  std::string unusableReason() const;
   auto operator<=>(const IpAddr&) const = default;
 };
 
@@ -42,6 +46,16 @@ struct Prefix {
   uint8_t len = 0;
   static Result<Prefix> parse(std::string_view text);
   std::string str() const;
+};
+
+// A VIP: address, port and protocol.
+struct VipKey {
+  Endpoint ep;
+  uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP
+  xlb_vip_key toAbi() const;
+  static VipKey fromAbi(const xlb_vip_key& k);
+  std::string str() const;  // "198.18.0.100:80/tcp"
+  auto operator<=>(const VipKey&) const = default;
 };
 
 Result<uint8_t> parseProto(std::string_view text);  // "tcp" | "udp" -> IPPROTO_*

@@ -22,15 +22,6 @@ namespace xlb {
 
 inline constexpr const char* kDefaultPinDir = "/sys/fs/bpf/xlb";
 
-struct VipKey {
-  Endpoint ep;
-  uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP
-  xlb_vip_key toAbi() const;
-  static VipKey fromAbi(const xlb_vip_key& k);
-  std::string str() const;  // "198.18.0.100:80/tcp"
-  auto operator<=>(const VipKey&) const = default;
-};
-
 struct VipInfo {
   VipKey key;
   uint32_t id = 0;
@@ -63,6 +54,14 @@ struct FlowEntry {
   xlb_flow value;
 };
 
+struct FlowList {
+  std::vector<FlowEntry> entries;  // the first `limit` found
+  size_t total = 0;                // entries in the table
+};
+
+// Seconds of CLOCK_MONOTONIC_COARSE, the clock of xlb_flow.created.
+uint32_t flowClockNow();
+
 struct Explanation {
   VipInfo vip;
   uint32_t hash = 0;
@@ -71,6 +70,7 @@ struct Explanation {
   bool flowValid = false;        // its backend is still configured
   std::optional<BackendInfo> backend;  // the backend the data plane would use
   std::string reason;
+  std::vector<std::string> notes;  // what else decides the packet's fate (forwarding off, ...)
 };
 
 const char* forwardName(uint8_t forward);
@@ -120,8 +120,13 @@ class Dataplane {
   Result<SyncResult> syncVip(const VipKey& vip, uint8_t forward, std::span<const DesiredBackend> desired,
                              NeighbourKeeper* neigh);
 
+  // The interfaces xlb_xdp of this instance is attached to (its tx ports).
+  Result<std::vector<std::string>> interfaces() const;
+  // Forwarding problems (see forwarding.h) for a family on every attached
+  // interface: one line each.
+  std::vector<std::string> forwardingProblems(uint8_t family) const;
   Result<Stats> stats() const;
-  Result<std::vector<FlowEntry>> flows(size_t limit) const;
+  Result<FlowList> flows(size_t limit) const;
   Result<size_t> flushFlows();
   Result<Explanation> explain(const xlb_flow_key& key) const;
 

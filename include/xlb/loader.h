@@ -30,20 +30,31 @@ struct AttachResult {
 
 // Loads xlb_xdp with the instance's settings (from its pinned xlb_meta if it
 // exists, else from `want` and the defaults), pins its maps under pinDir and
-// attaches it to ifname. If xlb_xdp is already on ifname it is replaced
-// without a moment where the interface has no xlb: the new program is added
-// first, the old one removed after.
+// attaches it to ifname. If this instance's xlb_xdp is already on ifname it
+// is replaced without a moment where the interface has no xlb: the new
+// program is added first, the old one removed after. Another instance's
+// xlb_xdp (one that uses other maps), or any other program owning the
+// interface, is refused unless `force`.
 Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
-                            const LoadSettings& want);
-
-// Detaches xlb_xdp from ifname; when no interface is left, unpins the maps.
-Result<void> detach(const std::string& pinDir, const std::string& ifname);
-
+                            const LoadSettings& want, bool force = false);
+struct DetachResult {
+  bool wasAttached = false;  // false: it was already gone (only the bookkeeping was left)
+  bool unpinned = false;     // no interface left: the maps were unpinned
+};
+// Detaches this instance's xlb_xdp from ifname (never another instance's);
+// when no interface is left, unpins the maps.
+Result<DetachResult> detach(const std::string& pinDir, const std::string& ifname);
 Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
-                             const std::vector<IpAddr>& vips);
+                             const std::vector<IpAddr>& vips, bool force = false);
 Result<void> decapDetach(const std::string& pinDir, const std::string& ifname);
 Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add);
-
+struct DecapStatus {
+  std::vector<IpAddr> vips;
+  std::vector<xlb_counter> reasons;     // by enum xlb_dcp_reason, summed over CPUs
+  std::vector<std::string> interfaces;  // where this instance's xlb_decap runs
+};
+Result<DecapStatus> decapStatus(const std::string& pinDir);
+const char* decapReasonName(uint32_t reason);
 // The id of the xlb_xdp of this instance (pinDir) attached to ifname, if
 // any: a restarted xlbd adopts it instead of attaching again.
 Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const std::string& ifname);

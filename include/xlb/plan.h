@@ -14,6 +14,10 @@ namespace xlb {
 
 struct BackendInfo;
 
+// The largest backend weight (HAProxy's 0..256 fits; Maglev's share of a
+// ring follows the weights, so they stay small).
+inline constexpr uint32_t kMaxWeight = 65535;
+
 struct DesiredBackend {
   IpAddr addr;
   uint32_t weight = 1;  // 0 drains: no new flows, existing flows stay

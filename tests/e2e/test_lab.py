@@ -131,6 +131,81 @@ class LabCase(unittest.TestCase):
         res = self.lab.requests(xlblab.VIP4, 30)
         self.assertEqual(res["failures"], 0, res["errors"])
 
+    def test_attach_never_takes_an_interface_from_another_instance_or_program(self):
+        lab = self.lab
+        ep = lab.setup_xlb("l2dsr", 4)
+        other = lab.pin + "/other"
+        prog = json.loads(lab.sh("lb", "ip", "-j", "-d", "link", "show", "dev", "eth0").stdout)[0]["xdp"]["prog"]["id"]
+        # Another pin path: refused, the first instance keeps the interface and its traffic.
+        r = lab.xlbctl("attach", "eth0", pin=other, check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("already runs xlb_xdp (program id %d) of another xlb instance" % prog, r.stderr)
+        self.assertIn("--force", r.stderr)
+        self.assertEqual(lab.requests(xlblab.VIP4, 20)["failures"], 0)
+        # --force replaces it; the first instance's detach then refuses to
+        # touch the other's program and keeps its own pins.
+        lab.xlbctl("attach", "eth0", "--force", pin=other)
+        r = lab.xlbctl("detach", "eth0", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("belongs to another xlb instance", r.stderr)
+        self.assertTrue(os.path.exists(lab.pin + "/lb/xlb_vips"), "the first instance's pins were removed")
+        self.assertTrue(os.path.exists(other + "/xlb_vips"))
+        lab.xlbctl("detach", "eth0", pin=other)
+        self.assertFalse(os.path.exists(other + "/xlb_vips"), "the last detach unpins")
+        # Nothing attached now: the first instance's detach cleans its own bookkeeping.
+        out = lab.xlbctl("detach", "eth0").stdout
+        self.assertIn("no longer attached", out)
+        self.assertFalse(os.path.exists(lab.pin + "/lb/xlb_vips"))
+        # Any other XDP program holding the interface is refused too.
+        lab.sh("lb", "ip", "link", "set", "dev", "eth0", "xdpdrv", "obj",
+               os.path.join(BUILD, "bpf", "xlb_pass.bpf.o"), "sec", "xdp")
+        r = lab.xlbctl("attach", "eth0", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already runs the XDP program 'xlb_pass'", r.stderr)
+        self.assertIn("ip link set dev eth0 xdp off", r.stderr)
+        lab.xlbctl("attach", "eth0", "--force")
+        self.assertIn("xlb_xdp", lab.sh("lb", "ip", "-d", "link", "show", "dev", "eth0").stdout)
+
+    def test_forwarding_off_is_named_at_attach_vip_backend_stats_and_explain(self):
+        lab = self.lab
+        lab.sh("lb", "sysctl", "-qw", "net.ipv4.conf.eth0.forwarding=0")
+        fix = "sysctl -w net.ipv4.conf.eth0.forwarding=1"
+        r = lab.xlbctl("attach", "eth0", "--mode", "native")
+        self.assertIn("IPv4 forwarding is off on eth0", r.stderr)
+        self.assertIn(fix, r.stderr)
+        ep = "%s:80" % xlblab.VIP4
+        self.assertIn(fix, lab.xlbctl("vip", "add", ep, "--proto", "tcp").stderr)
+        for b in lab.backend_names():
+            self.assertIn(fix, lab.xlbctl("backend", "add", ep, "--proto", "tcp", lab.addr4(b)).stderr)
+        res = lab.requests(xlblab.VIP4, 2, deadline=8)
+        self.assertEqual(res["failures"], 2)
+        stats = lab.stats()
+        self.assertGreater(stats["reasons"]["pass_fwd_disabled"]["packets"], 0)
+        self.assertEqual(stats["reasons"]["pass_fib_kernel"]["packets"], 0)
+        self.assertIn("pass_fwd_disabled", lab.xlbctl("stats").stdout)
+        ex = json.loads(lab.xlbctl("explain", "--proto", "tcp", "198.18.0.1:40000", ep, "--json").stdout)
+        self.assertTrue(any(fix in n for n in ex["notes"]), ex)
+        # Fixed as told: traffic flows.
+        lab.sh("lb", "sysctl", "-qw", "net.ipv4.conf.eth0.forwarding=1")
+        self.assertEqual(lab.requests(xlblab.VIP4, 20)["failures"], 0)
+
+    def test_backend_add_keeps_an_operators_permanent_neighbour_entry(self):
+        lab = self.lab
+        mac = json.loads(lab.sh("b1", "ip", "-j", "link", "show", "dev", "eth0").stdout)[0]["address"]
+        lab.sh("lb", "ip", "neigh", "add", lab.addr4("b1"), "lladdr", mac, "dev", "eth0", "nud", "permanent")
+        lab.setup_xlb("l2dsr", 4)
+        entry = json.loads(lab.sh("lb", "ip", "-j", "-d", "neigh", "show", lab.addr4("b1"), "dev", "eth0").stdout)[0]
+        self.assertEqual(entry["state"], ["PERMANENT"], entry)
+        self.assertNotIn("managed", entry.get("flags", []) + entry.get("flags_ext", []), entry)
+        self.assertEqual(entry["lladdr"], mac)
+        # The others had none: created, managed by the kernel.
+        other = json.loads(lab.sh("lb", "ip", "-j", "-d", "neigh", "show", lab.addr4("b2"), "dev", "eth0").stdout)[0]
+        self.assertIn("managed", json.dumps(other), other)
+        res = lab.requests(xlblab.VIP4, 60)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertIn("b1", res["nodes"])
+        self.assertEqual(lab.stats()["reasons"]["drop_no_neigh"]["packets"], 0)
+
     def test_reattach_replaces_program_without_losing_state(self):
         ep = self.lab.setup_xlb("l2dsr", 4)
         out = self.lab.xlbctl("attach", "eth0").stdout

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -11,27 +12,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <set>
 
+#include "xlb/forwarding.h"
 #include "xlb/hash.h"
 #include "xlb/maglev.h"
 
 namespace xlb {
-
-xlb_vip_key VipKey::toAbi() const {
-  xlb_vip_key k{};
-  k.addr = ep.addr.toAbi();
-  k.port = htons(ep.port);
-  k.proto = proto;
-  k.family = ep.addr.family;
-  return k;
-}
-
-VipKey VipKey::fromAbi(const xlb_vip_key& k) {
-  return VipKey{Endpoint{IpAddr::fromAbi(k.addr, k.family), ntohs(k.port)}, k.proto};
-}
-
-std::string VipKey::str() const { return ep.str() + "/" + protoName(proto); }
 
 const char* forwardName(uint8_t f) { return f == XLB_FWD_IPIP ? "ipip" : "l2dsr"; }
 
@@ -256,6 +244,9 @@ Result<VipInfo> Dataplane::addVip(const VipKey& key, uint8_t forward) {
 }
 
 Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward) {
+  if (auto why = key.ep.addr.unusableReason(); !why.empty())
+    return fail(EINVAL, "VIP " + key.ep.addr.str() + ": " + why);
+  if (forward != XLB_FWD_L2DSR && forward != XLB_FWD_IPIP) return fail(EINVAL, "unknown forwarding mode");
   auto all = vips();
   if (!all) return xlb::unexpected(all.error());
   std::set<uint32_t> used;
@@ -372,7 +363,13 @@ Result<void> Dataplane::delVip(const VipKey& key) {
   return {};
 }
 
+static Result<void> checkWeight(uint32_t w) {
+  if (w > kMaxWeight) return fail(EINVAL, "weight " + std::to_string(w) + " is above the maximum " + std::to_string(kMaxWeight));
+  return {};
+}
+
 static Result<void> checkFamilies(const VipInfo& v, const IpAddr& be) {
+  if (auto why = be.unusableReason(); !why.empty()) return fail(EINVAL, "backend " + be.str() + ": " + why);
   if (v.forward == XLB_FWD_L2DSR && v.key.ep.addr.family != be.family)
     return fail(0, "backend " + be.str() + " is not of the VIP's address family (l2dsr keeps the packet as it is; use --forward ipip for IPv4-in-IPv6)");
   if (v.forward == XLB_FWD_IPIP && !v.key.ep.addr.isV4() && be.isV4())
@@ -387,6 +384,7 @@ Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, 
   auto v = vip(vk);
   if (!v) return xlb::unexpected(v.error());
   if (auto r = checkFamilies(*v, addr); !r) return xlb::unexpected(r.error());
+  if (auto r = checkWeight(weight); !r) return xlb::unexpected(r.error());
   uint32_t freeId = 0;
   xlb_backend slot{};
   auto slots = backendSlots();
@@ -453,8 +451,10 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
     v->forward = forward;
     res.forwardChanged = true;
   }
-  for (const auto& d : desired)
+  for (const auto& d : desired) {
     if (auto r = checkFamilies(*v, d.addr); !r) return xlb::unexpected(r.error());
+    if (auto r = checkWeight(d.weight); !r) return xlb::unexpected(r.error());
+  }
 
   // One pass over the backend table: this VIP's backends and the free slots.
   std::vector<BackendInfo> mine;
@@ -513,6 +513,7 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
 }
 
 Result<BackendInfo> Dataplane::setWeight(const VipKey& vk, const IpAddr& addr, uint32_t weight) {
+  if (auto r = checkWeight(weight); !r) return xlb::unexpected(r.error());
   auto lk = lock();
   if (!lk) return xlb::unexpected(lk.error());
   auto v = vip(vk);
@@ -557,6 +558,27 @@ Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
   return fail(ENOENT, "no backend " + addr.str() + " in " + vk.str() + " (see: xlbctl vip list)");
 }
 
+Result<std::vector<std::string>> Dataplane::interfaces() const {
+  std::vector<std::string> out;
+  uint32_t key = 0, next = 0;
+  const uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(txPorts_.get(), prev, &next) == 0) {
+    char name[IF_NAMESIZE] = {};
+    if (if_indextoname(next, name)) out.push_back(name);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+std::vector<std::string> Dataplane::forwardingProblems(uint8_t family) const {
+  std::vector<std::string> out;
+  if (auto ifs = interfaces())
+    for (const auto& i : *ifs)
+      if (auto p = forwardingProblem(i, family); !p.empty()) out.push_back(p);
+  return out;
+}
+
 Result<Stats> Dataplane::stats() const {
   Stats s;
   int n = numCpus();
@@ -598,15 +620,21 @@ Result<Stats> Dataplane::stats() const {
   return s;
 }
 
-Result<std::vector<FlowEntry>> Dataplane::flows(size_t limit) const {
-  std::vector<FlowEntry> out;
-  if (limit == 0) return out;
+Result<FlowList> Dataplane::flows(size_t limit) const {
+  FlowList out;
   auto r = forEachFlow(flows_, [&](const xlb_flow_key& k, const xlb_flow& f) {
-    out.push_back({k, f});
-    return out.size() < limit;
+    if (out.entries.size() < limit) out.entries.push_back({k, f});
+    ++out.total;
+    return true;
   });
   if (!r) return xlb::unexpected(r.error());
   return out;
+}
+
+uint32_t flowClockNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint32_t>(ts.tv_sec);
 }
 
 Result<size_t> Dataplane::flushFlows() {
@@ -636,6 +664,7 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
       e.flowValid = true;
       e.backend = b;
       e.reason = "flow table entry (backend " + std::to_string(f.backend_id) + ")";
+      e.notes = forwardingProblems(b->addr.family);
       return e;
     }
   }
@@ -647,6 +676,7 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
   e.reason = prefix + "ring slot " + std::to_string(e.slot) + " of " +
              std::to_string(meta_.ring_size) + " (ring half " + std::to_string(v->ringSel) + ")";
   if (!e.backend) e.reason += ": the ring is empty, the packet is dropped (drop_no_backend)";
+  else e.notes = forwardingProblems(e.backend->addr.family);
   return e;
 }
 

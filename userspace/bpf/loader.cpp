@@ -78,10 +78,12 @@ struct MultiprogCloser {
 };
 using Multiprog = std::unique_ptr<xdp_multiprog, MultiprogCloser>;
 
-// The program called progName attached to ifindex, if any, and the mode.
+// What is attached to ifindex: the program called progName, if any, the
+// mode, and in single-program (legacy) mode any other program there.
 struct Attached {
   Multiprog mp;
-  xdp_program* prog = nullptr;
+  xdp_program* prog = nullptr;   // progName
+  xdp_program* other = nullptr;  // legacy mode: someone else's program
   enum xdp_attach_mode mode = XDP_MODE_UNSPEC;
 };
 
@@ -93,13 +95,47 @@ Attached findAttached(int ifindex, const char* progName) {
   a.mode = xdp_multiprog__attach_mode(mp);
   if (xdp_multiprog__is_legacy(mp)) {
     xdp_program* p = xdp_multiprog__main_prog(mp);
-    if (p && std::strcmp(xdp_program__name(p), progName) == 0) a.prog = p;
+    if (p && std::strcmp(xdp_program__name(p), progName) == 0)
+      a.prog = p;
+    else
+      a.other = p;
     return a;
   }
   for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
        p = xdp_multiprog__next_prog(p, mp))
     if (std::strcmp(xdp_program__name(p), progName) == 0) a.prog = p;
   return a;
+}
+
+// The kernel's id of the map pinned at path, 0 when there is none.
+uint32_t pinnedMapId(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return 0;
+  Fd f(fd);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(f.get(), &info, &len) == 0 ? info.id : 0;
+}
+
+// Does the program use the map with this id? (Which maps a program uses is
+// what makes it one instance's and not another's: every instance has its
+// own pinned maps. Only maps the code touches count: xlb_vips for xlb_xdp,
+// xlb_dcp_vips for xlb_decap, never xlb_meta, which only userspace reads.)
+bool progUsesMap(int progFd, uint32_t mapId) {
+  if (progFd < 0 || mapId == 0) return false;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(progFd, &info, &len) != 0 || info.nr_map_ids == 0) return false;
+  std::vector<uint32_t> ids(info.nr_map_ids);
+  uint32_t n = info.nr_map_ids;
+  info = {};
+  info.nr_map_ids = n;
+  info.map_ids = reinterpret_cast<uint64_t>(ids.data());
+  len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(progFd, &info, &len) != 0) return false;
+  for (uint32_t i = 0; i < std::min(n, info.nr_map_ids); ++i)
+    if (ids[i] == mapId) return true;
+  return false;
 }
 
 Result<void> ensureDir(const std::string& dir) {
@@ -138,26 +174,61 @@ uint32_t progIdOf(int fd) {
 // libxdp's legacy mode (no dispatcher: it fails to load on some kernels):
 // swap the program in one netlink request, XDP_FLAGS_REPLACE naming the
 // old one, so the interface is never without xlb.
-Result<uint32_t> replaceLegacy(bpf_object* obj, int ifindex, const Attached& old) {
+Result<uint32_t> replaceLegacy(bpf_object* obj, int ifindex, xdp_program* old, enum xdp_attach_mode oldMode) {
   if (int rc = bpf_object__load(obj); rc != 0) return xlb::unexpected(sysError(-rc, "cannot load XDP program"));
   bpf_program* p = bpf_object__next_program(obj, nullptr);
   int fd = p ? bpf_program__fd(p) : -1;
   if (fd < 0) return fail(EINVAL, "XDP program has no fd after load");
-  uint32_t flags = XDP_FLAGS_REPLACE | (old.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
-  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_program__fd(old.prog));
+  uint32_t flags = XDP_FLAGS_REPLACE | (oldMode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_program__fd(old));
   if (int rc = bpf_xdp_attach(ifindex, fd, flags, &opts); rc != 0)
     return xlb::unexpected(sysError(-rc, "cannot replace the attached XDP program"));
   return progIdOf(fd);
 }
 
-Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, AttachMode mode, const char* progName,
-                               bool* replaced) {
-  Attached old = findAttached(ifindex, progName);
-  if (old.prog && xdp_multiprog__is_legacy(old.mp.get())) {
+// Who holds the interface, as far as attaching progName for the instance
+// whose identity map has id `mine` goes.
+struct Holder {
+  Attached a;
+  bool ours = false;  // a.prog uses this instance's maps
+};
+
+Holder holderOf(int ifindex, const char* progName, uint32_t mine) {
+  Holder h;
+  h.a = findAttached(ifindex, progName);
+  h.ours = h.a.prog && progUsesMap(xdp_program__fd(h.a.prog), mine);
+  return h;
+}
+
+// Refuses to take an interface from another instance or another program,
+// unless forced.
+Result<void> mayTake(const Holder& h, const char* progName, const std::string& ifname, bool force) {
+  if (force) return {};
+  if (h.a.prog && !h.ours)
+    return fail(EBUSY, ifname + " already runs " + progName + " (program id " +
+                           std::to_string(xdp_program__id(h.a.prog)) +
+                           ") of another xlb instance: detach it with that instance's --pin-path, "
+                           "or add --force to replace it");
+  if (h.a.other)
+    return fail(EBUSY, ifname + " already runs the XDP program '" + xdp_program__name(h.a.other) +
+                           "' (id " + std::to_string(xdp_program__id(h.a.other)) +
+                           "): remove it first (ip link set dev " + ifname +
+                           " xdp off), or add --force to replace it");
+  return {};
+}
+
+Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, const std::string& ifname, AttachMode mode,
+                               const char* progName, uint32_t mine, bool force, bool* replaced) {
+  Holder h = holderOf(ifindex, progName, mine);
+  if (auto r = mayTake(h, progName, ifname, force); !r) return xlb::unexpected(r.error());
+  const Attached& old = h.a;
+  xdp_program* legacyOld = old.prog ? old.prog : old.other;
+  if (legacyOld && xdp_multiprog__is_legacy(old.mp.get())) {
     if (mode != AttachMode::Auto && toXdpMode(mode) != old.mode)
-      return fail(0, std::string(progName) + " is attached in another mode: detach it first to change modes");
+      return fail(0, std::string(xdp_program__name(legacyOld)) + " is attached to " + ifname +
+                         " in another mode: detach it first to change modes");
     *replaced = true;
-    return replaceLegacy(obj, ifindex, old);
+    return replaceLegacy(obj, ifindex, legacyOld, old.mode);
   }
 
   xdp_program* prog = xdp_program__from_bpf_obj(obj, "xdp");
@@ -171,7 +242,7 @@ Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, AttachMode mode, co
   int rc = xdp_program__attach(prog, ifindex, m, 0);
   if (rc != 0) {
     if (rc == -EEXIST || rc == -EBUSY)
-      return fail(-rc, "cannot attach: another XDP program owns the interface (see: xdp-loader status)");
+      return fail(-rc, "cannot attach: another XDP program owns " + ifname + " (see: xdp-loader status)");
     return xlb::unexpected(sysError(-rc, "cannot attach XDP program"));
   }
   uint32_t id = xdp_program__id(prog);
@@ -183,12 +254,18 @@ Result<uint32_t> attachProgram(bpf_object* obj, int ifindex, AttachMode mode, co
   return id;
 }
 
-Result<void> detachProgram(int ifindex, const char* progName, const std::string& ifname) {
-  Attached a = findAttached(ifindex, progName);
-  if (!a.prog) return fail(ENOENT, std::string(progName) + " is not attached to " + ifname);
-  int rc = xdp_program__detach(a.prog, ifindex, a.mode, 0);
+// Detaches this instance's progName from ifname. Another instance's
+// program is never touched; false when none of ours was attached.
+Result<bool> detachProgram(int ifindex, const char* progName, const std::string& ifname, uint32_t mine) {
+  Holder h = holderOf(ifindex, progName, mine);
+  if (h.a.prog && !h.ours)
+    return fail(EBUSY, "the " + std::string(progName) + " on " + ifname + " (program id " +
+                           std::to_string(xdp_program__id(h.a.prog)) +
+                           ") belongs to another xlb instance: detach it with that instance's --pin-path");
+  if (!h.a.prog) return false;
+  int rc = xdp_program__detach(h.a.prog, ifindex, h.a.mode, 0);
   if (rc != 0) return xlb::unexpected(sysError(-rc, "cannot detach from " + ifname));
-  return {};
+  return true;
 }
 
 uint32_t hostMask4(uint8_t len) { return len >= 32 ? 0 : htonl(0xffffffffu >> len); }
@@ -268,7 +345,7 @@ Result<xlb_meta> makeMeta(const LoadSettings& w) {
 }
 
 Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
-                            const LoadSettings& want) {
+                            const LoadSettings& want, bool force) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
   if (!ifindex) return xlb::unexpected(ifindex.error());
@@ -311,7 +388,8 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
   if (!skel) return xlb::unexpected(skel.error());
 
   AttachResult res;
-  auto id = attachProgram((*skel)->obj, *ifindex, mode, "xlb_xdp", &res.replaced);
+  auto id = attachProgram((*skel)->obj, *ifindex, ifname, mode, "xlb_xdp", pinnedMapId(pinDir + "/xlb_vips"), force,
+                          &res.replaced);
   if (!id) return xlb::unexpected(id.error());
   res.progId = *id;
 
@@ -329,14 +407,9 @@ Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const
   quietLibs();
   auto ifindex = ifindexOf(ifname);
   if (!ifindex) return xlb::unexpected(ifindex.error());
-  Attached a = findAttached(*ifindex, "xlb_xdp");
-  if (!a.prog) return std::optional<uint32_t>();
-  int fd = bpf_obj_get((pinDir + "/xlb_tx_ports").c_str());
-  if (fd < 0) return std::optional<uint32_t>();  // an xlb_xdp of another instance
-  Fd ports(fd);
-  uint32_t ifx = static_cast<uint32_t>(*ifindex), val = 0;
-  if (bpf_map_lookup_elem(ports.get(), &ifx, &val) != 0) return std::optional<uint32_t>();
-  return std::optional<uint32_t>(xdp_program__id(a.prog));
+  Holder h = holderOf(*ifindex, "xlb_xdp", pinnedMapId(pinDir + "/xlb_vips"));
+  if (!h.ours) return std::optional<uint32_t>();  // none, or another instance's
+  return std::optional<uint32_t>(xdp_program__id(h.a.prog));
 }
 
 namespace {
@@ -376,8 +449,16 @@ std::optional<Owner> readOwner(const std::string& pinDir) {
   return Owner{static_cast<int>(rec.pid), rec.socket};
 }
 
-static Result<void> unpinAll(const std::string& pinDir, std::initializer_list<const char*> names) {
-  for (const char* n : names) {
+// Unpins every map of a program's object (by the names the object
+// declares), and the directory if nothing else is left in it.
+template <class Skel>
+static Result<void> unpinMapsOf(Skel* skel, const std::string& pinDir, std::initializer_list<const char*> extra = {}) {
+  std::vector<std::string> names(extra.begin(), extra.end());
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel->obj) {
+    if (!bpf_map__is_internal(map)) names.push_back(bpf_map__name(map));
+  }
+  for (const auto& n : names) {
     std::string p = pinDir + "/" + n;
     if (::unlink(p.c_str()) != 0 && errno != ENOENT) return fail(errno, "cannot unpin " + p);
   }
@@ -385,24 +466,36 @@ static Result<void> unpinAll(const std::string& pinDir, std::initializer_list<co
   return {};
 }
 
-Result<void> detach(const std::string& pinDir, const std::string& ifname) {
+Result<DetachResult> detach(const std::string& pinDir, const std::string& ifname) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
   if (!ifindex) return xlb::unexpected(ifindex.error());
-  if (auto r = detachProgram(*ifindex, "xlb_xdp", ifname); !r) return r;
+  auto lk = lockDir(pinDir);
+  if (!lk) return xlb::unexpected(lk.error());
+  DetachResult res;
+  auto was = detachProgram(*ifindex, "xlb_xdp", ifname, pinnedMapId(pinDir + "/xlb_vips"));
+  if (!was) return xlb::unexpected(was.error());
+  res.wasAttached = *was;
   int fd = bpf_obj_get((pinDir + "/xlb_tx_ports").c_str());
-  if (fd < 0) return {};
+  if (fd < 0) {
+    if (!res.wasAttached) return fail(ENOENT, "xlb_xdp of the instance under " + pinDir + " is not attached to " + ifname);
+    return res;
+  }
   Fd ports(fd);
   uint32_t ifx = static_cast<uint32_t>(*ifindex), next = 0;
-  bpf_map_delete_elem(ports.get(), &ifx);
-  if (bpf_map_get_next_key(ports.get(), nullptr, &next) == 0) return {};  // still attached elsewhere
-  return unpinAll(pinDir, {"xlb_vips", "xlb_vip_addrs", "xlb_backends", "xlb_rings", "xlb_flows",
-                           "xlb_reasons", "xlb_vip_stats", "xlb_be_stats", "xlb_tx_ports", "xlb_meta",
-                           kOwnerPin});
+  bool listed = bpf_map_delete_elem(ports.get(), &ifx) == 0;
+  if (!res.wasAttached && !listed)
+    return fail(ENOENT, "xlb_xdp of the instance under " + pinDir + " is not attached to " + ifname);
+  if (bpf_map_get_next_key(ports.get(), nullptr, &next) == 0) return res;  // still attached elsewhere
+  std::unique_ptr<xlb_xdp, void (*)(xlb_xdp*)> skel(xlb_xdp__open(), xlb_xdp__destroy);
+  if (!skel) return xlb::unexpected(sysError(errno, "cannot open the xlb_xdp object"));
+  if (auto r = unpinMapsOf(skel.get(), pinDir, {kOwnerPin}); !r) return xlb::unexpected(r.error());
+  res.unpinned = true;
+  return res;
 }
 
 Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
-                             const std::vector<IpAddr>& vips) {
+                             const std::vector<IpAddr>& vips, bool force) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
   if (!ifindex) return xlb::unexpected(ifindex.error());
@@ -412,9 +505,10 @@ Result<uint32_t> decapAttach(const std::string& pinDir, const std::string& ifnam
   if (!lk) return xlb::unexpected(lk.error());
   std::unique_ptr<xlb_decap, void (*)(xlb_decap*)> skel(xlb_decap__open(), xlb_decap__destroy);
   if (!skel) return xlb::unexpected(sysError(errno, "cannot open the xlb_decap object"));
+  uint32_t mine = pinnedMapId(pinDir + "/xlb_dcp_vips");
   if (auto r = pinMaps(skel->obj, pinDir); !r) return xlb::unexpected(r.error());
   bool replaced = false;
-  auto id = attachProgram(skel->obj, *ifindex, mode, "xlb_decap", &replaced);
+  auto id = attachProgram(skel->obj, *ifindex, ifname, mode, "xlb_decap", mine, force, &replaced);
   if (!id) return xlb::unexpected(id.error());
   for (const auto& v : vips) {
     auto k = v.toKey();
@@ -429,8 +523,12 @@ Result<void> decapDetach(const std::string& pinDir, const std::string& ifname) {
   quietLibs();
   auto ifindex = ifindexOf(ifname);
   if (!ifindex) return xlb::unexpected(ifindex.error());
-  if (auto r = detachProgram(*ifindex, "xlb_decap", ifname); !r) return r;
-  return unpinAll(pinDir, {"xlb_dcp_vips", "xlb_dcp_stats"});
+  auto was = detachProgram(*ifindex, "xlb_decap", ifname, pinnedMapId(pinDir + "/xlb_dcp_vips"));
+  if (!was) return xlb::unexpected(was.error());
+  if (!*was) return fail(ENOENT, "xlb_decap of the instance under " + pinDir + " is not attached to " + ifname);
+  std::unique_ptr<xlb_decap, void (*)(xlb_decap*)> skel(xlb_decap__open(), xlb_decap__destroy);
+  if (!skel) return xlb::unexpected(sysError(errno, "cannot open the xlb_decap object"));
+  return unpinMapsOf(skel.get(), pinDir);
 }
 
 Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add) {
@@ -446,6 +544,55 @@ Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add) {
   int rc = add ? bpf_map_update_elem(f.get(), &k, &one, BPF_ANY) : bpf_map_delete_elem(f.get(), &k);
   if (rc != 0) return fail(errno, std::string(add ? "cannot add " : "cannot remove ") + vip.str());
   return {};
+}
+
+}  // namespace xlb
+
+namespace xlb {
+
+const char* decapReasonName(uint32_t r) {
+  static const char* names[XLB_DCP_MAX] = {
+#define XLB_DCP_REASON_NAME(id, name, doc) #name,
+      XLB_DCP_REASONS(XLB_DCP_REASON_NAME)
+#undef XLB_DCP_REASON_NAME
+  };
+  return r < XLB_DCP_MAX ? names[r] : "unknown";
+}
+
+Result<DecapStatus> decapStatus(const std::string& pinDir) {
+  quietLibs();
+  DecapStatus st;
+  int vfd = bpf_obj_get((pinDir + "/xlb_dcp_vips").c_str());
+  if (vfd < 0) {
+    if (errno == ENOENT)
+      return fail(0, "xlb_decap is not attached with pin path " + pinDir + " (run: xlbctl decap attach IFACE)");
+    return xlb::unexpected(sysError(errno, "cannot open " + pinDir + "/xlb_dcp_vips"));
+  }
+  Fd vips(vfd);
+  xlb_addr_key k{}, next{};
+  const xlb_addr_key* prev = nullptr;
+  while (bpf_map_get_next_key(vips.get(), prev, &next) == 0) {
+    st.vips.push_back(IpAddr::fromAbi(next.addr, static_cast<uint8_t>(next.family)));
+    k = next;
+    prev = &k;
+  }
+  int sfd = bpf_obj_get((pinDir + "/xlb_dcp_stats").c_str());
+  if (sfd < 0) return xlb::unexpected(sysError(errno, "cannot open " + pinDir + "/xlb_dcp_stats"));
+  Fd stats(sfd);
+  std::vector<xlb_counter> per(libbpf_num_possible_cpus());
+  for (uint32_t r = 0; r < XLB_DCP_MAX; ++r) {
+    xlb_counter sum{};
+    if (bpf_map_lookup_elem(stats.get(), &r, per.data()) == 0)
+      for (const auto& c : per) sum.packets += c.packets, sum.bytes += c.bytes;
+    st.reasons.push_back(sum);
+  }
+  uint32_t mine = pinnedMapId(pinDir + "/xlb_dcp_vips");
+  if (struct if_nameindex* ifs = if_nameindex()) {
+    for (auto* i = ifs; i->if_index; ++i)
+      if (holderOf(static_cast<int>(i->if_index), "xlb_decap", mine).ours) st.interfaces.push_back(i->if_name);
+    if_freenameindex(ifs);
+  }
+  return st;
 }
 
 }  // namespace xlb

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -42,6 +43,25 @@ xlb_addr_key IpAddr::toKey() const {
   k.addr = toAbi();
   k.family = family;
   return k;
+}
+
+std::string IpAddr::unusableReason() const {
+  const auto& b = bytes;
+  if (isV4()) {
+    if (b[0] == 0) return "0.0.0.0/8 is 'this network', not a host";
+    if (b[0] == 127) return "a loopback address never leaves this host";
+    if (b[0] >= 224 && b[0] <= 239) return "a multicast address is not a host";
+    if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255) return "the broadcast address is not a host";
+    if (b[0] >= 240) return "240.0.0.0/4 is reserved";
+    return {};
+  }
+  bool zero12 = std::all_of(b.begin(), b.begin() + 10, [](uint8_t x) { return x == 0; });
+  if (zero12 && b[10] == 0 && b[11] == 0 && b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1)
+    return b[15] == 0 ? "the unspecified address :: is not a host" : "a loopback address never leaves this host";
+  if (zero12 && b[10] == 0xff && b[11] == 0xff) return "an IPv4-mapped address: write the IPv4 address itself";
+  if (b[0] == 0xff) return "a multicast address is not a host";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "a link-local address needs an interface scope, which xlb does not take";
+  return {};
 }
 
 std::string IpAddr::str() const {
@@ -110,6 +130,21 @@ Result<Prefix> Prefix::parse(std::string_view text) {
 }
 
 std::string Prefix::str() const { return addr.str() + "/" + std::to_string(len); }
+
+xlb_vip_key VipKey::toAbi() const {
+  xlb_vip_key k{};
+  k.addr = ep.addr.toAbi();
+  k.port = htons(ep.port);
+  k.proto = proto;
+  k.family = ep.addr.family;
+  return k;
+}
+
+VipKey VipKey::fromAbi(const xlb_vip_key& k) {
+  return VipKey{Endpoint{IpAddr::fromAbi(k.addr, k.family), ntohs(k.port)}, k.proto};
+}
+
+std::string VipKey::str() const { return ep.str() + "/" + protoName(proto); }
 
 Result<uint8_t> parseProto(std::string_view text) {
   if (text == "tcp") return static_cast<uint8_t>(IPPROTO_TCP);

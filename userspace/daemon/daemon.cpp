@@ -9,8 +9,10 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "servers.h"
+#include "xlb/forwarding.h"
 #include "xlb/log.h"
 
 namespace xlb {
@@ -72,6 +74,17 @@ static Result<void> checkCapacity(const Config& c, const xlb_meta& m) {
     return fail(ENOSPC, c.file + ": " + std::to_string(backends) + " backends, the instance holds " +
                             std::to_string(m.max_backends - 1) + " (limits: max_backends, at the first attach)");
   return {};
+}
+
+// Forwarding off on an interface makes every VIP packet arriving there a
+// pass_fwd_disabled: say so at start and reload, with the command to run.
+static void warnForwarding(const Config& c) {
+  std::set<uint8_t> families;
+  for (const auto& v : c.vips)
+    for (const auto& b : v.backends) families.insert(b.addr.family);
+  for (const auto& i : c.interfaces)
+    for (uint8_t f : families)
+      if (auto p = forwardingProblem(i.name, f); !p.empty()) log::error(p);
 }
 
 Result<void> Daemon::attachInterfaces(const Config& c) {
@@ -217,6 +230,7 @@ Result<void> Daemon::start() {
     return fail(EBUSY, "another xlbd (pid " + std::to_string(owner->pid) + ") owns " + cfg_.pinPath +
                            " and answers on " + owner->socket);
   if (auto r = attachInterfaces(cfg_); !r) return r;
+  warnForwarding(cfg_);
   auto dp = Dataplane::open(cfg_.pinPath);
   if (!dp) return xlb::unexpected(dp.error());
   dp_.emplace(std::move(*dp));
@@ -315,6 +329,7 @@ Result<json> Daemon::reload() {
   if (auto r = checkCapacity(*nc, dp_->meta()); !r) return bad(r.error().message);
 
   warnLimits(*nc, dp_->meta());
+  warnForwarding(*nc);
   json changes = json::array();
   // Interfaces: attach the new, detach the dropped.
   Config onlyNew = *nc;

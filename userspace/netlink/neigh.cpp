@@ -75,17 +75,34 @@ Result<void> talk(mnl_socket* s, nlmsghdr* nlh, mnl_cb_t cb, void* data, const s
 constexpr uint16_t kNudValid = NUD_PERMANENT | NUD_NOARP | NUD_REACHABLE | NUD_PROBE | NUD_STALE | NUD_DELAY;
 
 struct NeighState {
-  uint16_t state = 0;
+  bool found = false;
+  uint16_t state = 0;    // NUD_*
+  uint8_t flags = 0;     // NTF_*
+  uint32_t extFlags = 0; // NTF_EXT_*
 };
 
-int neighCb(const nlmsghdr* nlh, void* data) {
-  if (nlh->nlmsg_type == RTM_NEWNEIGH)
-    static_cast<NeighState*>(data)->state = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh))->ndm_state;
+int neighAttr(const nlattr* attr, void* data) {
+  auto* tb = static_cast<const nlattr**>(data);
+  int type = mnl_attr_get_type(attr);
+  if (mnl_attr_type_valid(attr, NDA_MAX) > 0) tb[type] = attr;
   return MNL_CB_OK;
 }
 
-// The entry's NUD state, 0 when there is none.
-uint16_t neighState(mnl_socket* s, const IpAddr& nh, int ifindex, uint32_t seq) {
+int neighCb(const nlmsghdr* nlh, void* data) {
+  if (nlh->nlmsg_type != RTM_NEWNEIGH) return MNL_CB_OK;
+  auto* st = static_cast<NeighState*>(data);
+  const auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh));
+  const nlattr* tb[NDA_MAX + 1] = {};
+  mnl_attr_parse(nlh, sizeof(ndmsg), neighAttr, tb);
+  st->found = true;
+  st->state = ndm->ndm_state;
+  st->flags = ndm->ndm_flags;
+  if (tb[NDA_FLAGS_EXT]) st->extFlags = mnl_attr_get_u32(tb[NDA_FLAGS_EXT]);
+  return MNL_CB_OK;
+}
+
+// The neighbour entry for nh on ifindex, as the kernel has it.
+NeighState neighState(mnl_socket* s, const IpAddr& nh, int ifindex, uint32_t seq) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_GETNEIGH;
@@ -96,8 +113,16 @@ uint16_t neighState(mnl_socket* s, const IpAddr& nh, int ifindex, uint32_t seq) 
   ndm->ndm_ifindex = ifindex;
   mnl_attr_put(nlh, NDA_DST, nh.isV4() ? 4 : 16, nh.bytes.data());
   NeighState st;
-  if (!talk(s, nlh, neighCb, &st, "neighbour lookup")) return 0;
-  return st.state;
+  if (!talk(s, nlh, neighCb, &st, "neighbour lookup")) return NeighState{};
+  return st;
+}
+
+// An entry someone set up on purpose: a static (permanent or noarp) entry,
+// one a controller learned (NTF_EXT_LEARNED), or one already managed.
+// xlb leaves those exactly as they are.
+bool keptAsIs(const NeighState& st) {
+  return (st.state & (NUD_PERMANENT | NUD_NOARP)) || (st.flags & NTF_EXT_LEARNED) ||
+         (st.extFlags & NTF_EXT_MANAGED);
 }
 
 }  // namespace
@@ -124,10 +149,17 @@ Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
   if (route.oif == 0) return fail(0, "no route to backend " + backend.str());
   if (route.type == RTN_LOCAL) return {};  // a local address: no neighbour to resolve
 
+  uint32_t seq = static_cast<uint32_t>(time(nullptr)) + 1;
+  NeighState have = neighState(s->get(), route.nexthop, route.oif, seq++);
+  if (have.found && keptAsIs(have)) return {};
+
+  // Missing: created (NLM_F_EXCL: an entry an operator adds meanwhile wins).
+  // Learned by the kernel from traffic: made managed in place, keeping its
+  // address and state, so it is kept resolved from now on.
   nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_NEWNEIGH;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
-  nlh->nlmsg_seq = static_cast<uint32_t>(time(nullptr)) + 1;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK | (have.found ? NLM_F_REPLACE : NLM_F_EXCL);
+  nlh->nlmsg_seq = seq++;
   auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
   ndm->ndm_family = route.nexthop.isV4() ? AF_INET : AF_INET6;
   ndm->ndm_ifindex = route.oif;
@@ -137,20 +169,22 @@ Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
   mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
   if (auto r = talk(s->get(), nlh, nullptr, nullptr,
                     "cannot create managed neighbour entry for " + route.nexthop.str());
-      !r)
-    return r;
+      !r) {
+    if (r.error().code != EEXIST) return r;
+    return {};  // someone else's entry appeared meanwhile: theirs stands
+  }
   // Give resolution a moment, so a backend is ready when `backend add`
   // returns; an unanswered one is reported, not fatal.
   if (!wait_) return {};
-  uint16_t state = 0;
+  NeighState st;
   for (int i = 0; i < 100; ++i) {
-    state = neighState(s->get(), route.nexthop, route.oif, nlh->nlmsg_seq + 1 + i);
-    if (state & kNudValid) return {};
+    st = neighState(s->get(), route.nexthop, route.oif, seq++);
+    if (st.state & kNudValid) return {};
     timespec ts{0, 10 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }
   return fail(0, "neighbour " + route.nexthop.str() + " is not resolved yet" +
-                     (state & NUD_FAILED ? " (no answer)" : "") +
+                     (st.state & NUD_FAILED ? " (no answer)" : "") +
                      ": packets to this backend count as drop_no_neigh until it is");
 }
 
