@@ -120,6 +120,13 @@ class Dataplane {
   Result<SyncResult> syncVip(const VipKey& vip, uint8_t forward, std::span<const DesiredBackend> desired,
                              NeighbourKeeper* neigh);
 
+  // The kernel's id of xlb_vips: which programs use it says whose they are.
+  uint32_t vipsMapId() const;
+  // Pins again, from the maps this object holds open, whatever someone
+  // unpinned under the pin path; returns the names pinned again.
+  Result<std::vector<std::string>> repin();
+  // An interface xlb_xdp may send out of (XDP_TX needs none; redirects do).
+  Result<void> addTxPort(int ifindex);
   // The interfaces xlb_xdp of this instance is attached to (its tx ports).
   Result<std::vector<std::string>> interfaces() const;
   // Forwarding problems (see forwarding.h) for a family on every attached
@@ -142,6 +149,7 @@ class Dataplane {
   Result<void> writeRingHalf(uint32_t vipId, uint32_t half, const std::vector<uint32_t>& ring);
   Result<void> zeroStats(int fd, uint32_t id);
   Result<Fd> lock() const;
+  std::vector<std::pair<const char*, Fd*>> maps();  // every map held, by its pinned name
 
   std::string pinDir_;
   xlb_meta meta_{};

@@ -59,6 +59,23 @@ const char* decapReasonName(uint32_t reason);
 // any: a restarted xlbd adopts it instead of attaching again.
 Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const std::string& ifname);
 
+// What runs in XDP on an interface, seen from one instance (the one whose
+// xlb_vips map has id vipsMapId): its own xlb_xdp, if there, and anything
+// else that holds the interface.
+struct XdpState {
+  uint32_t ourProgId = 0;  // 0: this instance's xlb_xdp is not attached
+  AttachMode ourMode = AttachMode::Auto;
+  uint32_t otherProgId = 0;  // another program holding the interface (0: none)
+  std::string otherName;
+};
+XdpState xdpState(int ifindex, uint32_t vipsMapId);
+// Attaches an already loaded xlb_xdp (progFd) to ifindex again, after it was
+// removed from there: same program, same maps. Nothing else may hold the
+// interface meanwhile (see xdpState): this never replaces a program.
+Result<void> reattach(int progFd, int ifindex, AttachMode mode);
+// The kernel's id of a map or program fd.
+uint32_t objectId(int fd);
+
 // Which xlbd owns an instance's maps: a one-entry map pinned next to them
 // (pid, control socket), so xlbctl finds the daemon from --pin-path alone.
 struct Owner {

@@ -21,6 +21,17 @@ BUILD = os.environ.get("XLB_BUILD", os.path.join(ROOT, "build"))
 INTERVAL = 0.3  # the lab config's check interval (300ms), rise 2, fall 2
 RISE = FALL = 2
 
+HOLD_CLIENT = r"""
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], 80, timeout=5)
+for i in range(2):
+    c.request("GET", "/api/v2/ping/")
+    r = c.getresponse(); r.read()
+    print(r.status, r.getheader("X-API-Node"), flush=True)
+    if i == 0:
+        sys.stdin.readline()
+"""
+
 
 def prog_id(lab):
     """The XDP program id on the load balancer's eth0."""
@@ -86,6 +97,72 @@ class DaemonCase(unittest.TestCase):
         self.assertGreater(len([r for r in after_up if r[1] == "b2"]), 0, "b2 is back but gets nothing")
         # The transition is in the log with its reason.
         self.assertIn("198.18.0.12 (b2) is down: connection refused", lab.xlbd_log())
+
+    def wait_for(self, what, cond, timeout):
+        start = time.monotonic()
+        while not cond():
+            self.assertLess(time.monotonic() - start, timeout, self.assertLog("%s: not within %.1fs" % (what, timeout)))
+            time.sleep(0.02)
+        return time.monotonic() - start
+
+    def metric(self, name):
+        for line in self.lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        return None
+
+    def test_data_plane_taken_away_under_xlbd_is_put_back_within_a_second(self):
+        self.start()
+        lab = self.lab
+        prog = prog_id(lab)
+        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", HOLD_CLIENT, xlblab.VIP4],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.kill)
+        status, node = p.stdout.readline().split()
+        self.assertEqual(status, "200")
+
+        def flows():
+            return sorted(json.dumps({k: v for k, v in f.items() if k != "age_seconds"}, sort_keys=True)
+                          for f in json.loads(lab.xlbctl("flows", "list", "--json").stdout))
+        flows0 = flows()
+        self.assertGreater(len(flows0), 0)
+
+        def attached_id():
+            out = json.loads(lab.sh("lb", "ip", "-j", "-d", "link", "show", "dev", "eth0").stdout)[0]
+            return out.get("xdp", {}).get("prog", {}).get("id")
+
+        # Taken off the interface: the same program is back within a second.
+        lab.sh("lb", "ip", "link", "set", "dev", "eth0", "xdp", "off")
+        took = self.wait_for("xlb_xdp back on eth0", lambda: attached_id() == prog, 1.0)
+        self.assertIn("xlbd error: xlb_xdp (program id %d) left eth0" % prog, lab.xlbd_log())
+        self.assertEqual(flows(), flows0, "flows were lost")
+        self.assertEqual(self.metric('xlb_dataplane_reattach_total{interface="eth0"}'), 1)
+        self.assertEqual(self.metric('xlb_dataplane_attached{interface="eth0"}'), 1)
+        p.stdin.write("\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline().split(), ["200", node], "the open connection changed backend")
+        print("re-attached after %.3fs" % took)
+
+        # Pins removed: pinned again, xlbctl finds the maps and the daemon.
+        pin = lab.pin + "/lb"
+        for f in os.listdir(pin):
+            os.unlink(os.path.join(pin, f))
+        self.wait_for("pins back", lambda: os.path.exists(pin + "/xlb_vips") and os.path.exists(pin + "/xlb_owner"), 2.5)
+        self.assertIn("were unpinned by someone else; pinned them again", lab.xlbd_log())
+        self.assertEqual(len(json.loads(lab.xlbctl("vip", "list", "--json").stdout)), 1)
+        self.assertEqual(lab.requests(xlblab.VIP4, 30)["failures"], 0)
+
+        # Another program put in its place is reported, not replaced; once
+        # it is removed, xlb_xdp goes back.
+        lab.sh("lb", "ip", "-force", "link", "set", "dev", "eth0", "xdpdrv", "obj",
+               os.path.join(BUILD, "bpf", "xlb_pass.bpf.o"), "sec", "xdp")
+        self.wait_for("attached 0", lambda: self.metric('xlb_dataplane_attached{interface="eth0"}') == 0, 1.5)
+        self.assertIn("NOT ATTACHED", lab.xlbctl("health").stdout)
+        self.assertIn("now runs another XDP program, 'xlb_pass'", lab.xlbd_log())
+        self.assertNotEqual(attached_id(), prog)
+        lab.sh("lb", "ip", "link", "set", "dev", "eth0", "xdp", "off")
+        self.wait_for("xlb_xdp back after the foreign program", lambda: attached_id() == prog, 1.0)
+        self.assertEqual(lab.requests(xlblab.VIP4, 30)["failures"], 0)
 
     def test_https_checks_verify_off_passes_verify_on_reports_tls_error(self):
         lab = self.lab

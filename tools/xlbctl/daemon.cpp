@@ -15,10 +15,21 @@ void addDaemonCommands(CLI::App& app, Commands& out) {
   health->add_flag("--json", *json, "JSON output");
   out.push_back({health, Touches::Nothing, "", [json](Context& ctx) {
                    auto r = ctx.call({{"cmd", "health"}});
-                   if (*json)
+                   if (*json) {
                      std::cout << r["vips"].dump(2) << "\n";
-                   else
-                     printHealth(r["vips"]);
+                     return;
+                   }
+                   for (const auto& i : r.value("interfaces", nlohmann::json::array())) {
+                     std::string name = i.value("name", "");
+                     if (i.value("attached", false))
+                       std::printf("%s: xlb_xdp attached (program id %u%s)\n", name.c_str(), i.value("program_id", 0u),
+                                   i.value("reattaches", 0u)
+                                       ? (", attached again " + std::to_string(i.value("reattaches", 0u)) + " times").c_str()
+                                       : "");
+                     else
+                       std::printf("%s: NOT ATTACHED: %s\n", name.c_str(), i.value("problem", std::string("?")).c_str());
+                   }
+                   printHealth(r["vips"]);
                  }});
 
   auto* reload = app.add_subcommand("reload", "(xlbd) re-read the config file and apply the difference");

@@ -8,15 +8,18 @@
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <set>
 
 #include "xlb/forwarding.h"
 #include "xlb/hash.h"
+#include "xlb/loader.h"
 #include "xlb/maglev.h"
 
 namespace xlb {
@@ -84,18 +87,10 @@ Result<void> update(const Fd& fd, const K& k, const V& v, uint64_t flags, const 
 Result<Dataplane> Dataplane::open(const std::string& pinDir) {
   Dataplane d;
   d.pinDir_ = pinDir;
-  struct Want {
-    Fd* fd;
-    const char* name;
-  } wants[] = {{&d.meta_fd_, "xlb_meta"},       {&d.vips_, "xlb_vips"},
-               {&d.vipAddrs_, "xlb_vip_addrs"}, {&d.backends_, "xlb_backends"},
-               {&d.rings_, "xlb_rings"},        {&d.flows_, "xlb_flows"},
-               {&d.reasons_, "xlb_reasons"},    {&d.vipStats_, "xlb_vip_stats"},
-               {&d.beStats_, "xlb_be_stats"},   {&d.txPorts_, "xlb_tx_ports"}};
-  for (auto& w : wants) {
-    auto fd = openPinned(pinDir, w.name);
-    if (!fd) return xlb::unexpected(fd.error());
-    *w.fd = std::move(*fd);
+  for (auto& [name, fd] : d.maps()) {
+    auto f = openPinned(pinDir, name);
+    if (!f) return xlb::unexpected(f.error());
+    *fd = std::move(*f);
   }
   uint32_t zero = 0;
   if (bpf_map_lookup_elem(d.meta_fd_.get(), &zero, &d.meta_) != 0)
@@ -556,6 +551,34 @@ Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
     return {};
   }
   return fail(ENOENT, "no backend " + addr.str() + " in " + vk.str() + " (see: xlbctl vip list)");
+}
+
+std::vector<std::pair<const char*, Fd*>> Dataplane::maps() {
+  return {{"xlb_meta", &meta_fd_},       {"xlb_vips", &vips_},         {"xlb_vip_addrs", &vipAddrs_},
+          {"xlb_backends", &backends_},  {"xlb_rings", &rings_},       {"xlb_flows", &flows_},
+          {"xlb_reasons", &reasons_},    {"xlb_vip_stats", &vipStats_}, {"xlb_be_stats", &beStats_},
+          {"xlb_tx_ports", &txPorts_}};
+}
+
+uint32_t Dataplane::vipsMapId() const { return objectId(vips_.get()); }
+
+Result<std::vector<std::string>> Dataplane::repin() {
+  std::vector<std::string> done;
+  std::error_code ec;
+  std::filesystem::create_directories(pinDir_, ec);
+  for (const auto& [name, fd] : maps()) {
+    std::string path = pinDir_ + "/" + name;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) continue;
+    if (bpf_obj_pin(fd->get(), path.c_str()) != 0) return fail(errno, "cannot pin " + path);
+    done.push_back(name);
+  }
+  return done;
+}
+
+Result<void> Dataplane::addTxPort(int ifindex) {
+  uint32_t ifx = static_cast<uint32_t>(ifindex);
+  return update(txPorts_, ifx, ifx, BPF_ANY, "cannot add the interface to xlb_tx_ports");
 }
 
 Result<std::vector<std::string>> Dataplane::interfaces() const {

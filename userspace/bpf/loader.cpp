@@ -550,6 +550,51 @@ Result<void> decapVip(const std::string& pinDir, const IpAddr& vip, bool add) {
 
 namespace xlb {
 
+uint32_t objectId(int fd) {
+  // bpf_prog_info and bpf_map_info both start with type, id.
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+static AttachMode fromXdpMode(enum xdp_attach_mode m) {
+  switch (m) {
+    case XDP_MODE_NATIVE: return AttachMode::Native;
+    case XDP_MODE_SKB: return AttachMode::Generic;
+    default: return AttachMode::Auto;
+  }
+}
+
+XdpState xdpState(int ifindex, uint32_t vipsMapId) {
+  quietLibs();
+  XdpState st;
+  Holder h = holderOf(ifindex, "xlb_xdp", vipsMapId);
+  if (h.ours) {
+    st.ourProgId = xdp_program__id(h.a.prog);
+    st.ourMode = fromXdpMode(h.a.mode);
+  } else if (h.a.prog || h.a.other) {
+    xdp_program* p = h.a.prog ? h.a.prog : h.a.other;
+    st.otherProgId = xdp_program__id(p);
+    st.otherName = xdp_program__name(p);
+  }
+  return st;
+}
+
+Result<void> reattach(int progFd, int ifindex, AttachMode mode) {
+  quietLibs();
+  int fd = ::dup(progFd);  // the xdp_program owns (and closes) its fd
+  if (fd < 0) return fail(errno, "dup");
+  xdp_program* prog = xdp_program__from_fd(fd);
+  if (long err = libxdp_get_error(prog); err || !prog) {
+    ::close(fd);
+    return xlb::unexpected(sysError(err ? -static_cast<int>(err) : EINVAL, "cannot prepare XDP program"));
+  }
+  std::unique_ptr<xdp_program, void (*)(xdp_program*)> guard(prog, xdp_program__close);
+  if (int rc = xdp_program__attach(prog, ifindex, toXdpMode(mode), 0); rc != 0)
+    return xlb::unexpected(sysError(-rc, "cannot attach XDP program again"));
+  return {};
+}
+
 const char* decapReasonName(uint32_t r) {
   static const char* names[XLB_DCP_MAX] = {
 #define XLB_DCP_REASON_NAME(id, name, doc) #name,

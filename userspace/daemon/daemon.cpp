@@ -269,6 +269,13 @@ Result<void> Daemon::start() {
     if (auto r = apply(vc.key); !r) return xlb::unexpected(r.error());
   }
   if (auto r = pinOwner(cfg_.pinPath, cfg_.controlSocket); !r) return r;
+  guard_ = std::make_unique<DataplaneGuard>(io_, *dp_, cfg_.pinPath, [this] {
+    if (auto r = pinOwner(cfg_.pinPath, cfg_.controlSocket); r)
+      log::error("xlbd's owner record under " + cfg_.pinPath + " was unpinned; pinned it again");
+  });
+  for (const auto& i : cfg_.interfaces)
+    if (auto r = guard_->track(i.name); !r) return r;
+  if (auto r = guard_->start(); !r) return r;
   control_ = std::make_unique<ControlServer>(io_, cfg_.controlSocket, [this](const json& j) { return handle(j); });
   if (auto r = control_->start(); !r) return r;
   if (cfg_.metricsListen) {
@@ -286,6 +293,7 @@ Result<void> Daemon::start() {
 
 void Daemon::shutdown() {
   stopping_ = true;
+  if (guard_) guard_->stop();  // before any detach below: it would attach xlb again
   if (control_) control_->stop();
   if (metricsServer_) metricsServer_->stop();
   unpinOwner(cfg_.pinPath);
@@ -338,9 +346,13 @@ Result<json> Daemon::reload() {
     if (std::none_of(cfg_.interfaces.begin(), cfg_.interfaces.end(), [&](auto& o) { return o.name == i.name; }))
       onlyNew.interfaces.push_back(i);
   if (auto r = attachInterfaces(onlyNew); !r) return bad(r.error().describe());
-  for (const auto& i : onlyNew.interfaces) changes.push_back("attached " + i.name);
+  for (const auto& i : onlyNew.interfaces) {
+    if (auto r = guard_->track(i.name); !r) log::error(r.error().describe());
+    changes.push_back("attached " + i.name);
+  }
   for (const auto& o : cfg_.interfaces)
     if (std::none_of(nc->interfaces.begin(), nc->interfaces.end(), [&](auto& i) { return o.name == i.name; })) {
+      guard_->untrack(o.name);
       if (auto r = detach(cfg_.pinPath, o.name); !r) log::error("cannot detach from " + o.name + ": " + r.error().describe());
       changes.push_back("detached " + o.name);
     }
@@ -442,6 +454,17 @@ json Daemon::healthJson() const {
   return out;
 }
 
+json Daemon::interfacesJson() const {
+  json out = json::array();
+  if (!guard_) return out;
+  for (const auto& [name, i] : guard_->interfaces()) {
+    json j{{"name", name}, {"attached", i.attached}, {"program_id", i.progId}, {"reattaches", i.reattaches}};
+    if (!i.problem.empty()) j["problem"] = i.problem;
+    out.push_back(j);
+  }
+  return out;
+}
+
 json Daemon::configJson() const {
   json vs = json::array();
   for (const auto& [k, v] : vips_) {
@@ -486,8 +509,9 @@ json Daemon::handle(const json& req) {
   auto error = [](const std::string& m) { return json{{"ok", false}, {"error", m}}; };
   try {
     if (cmd == "status")
-      return {{"ok", true}, {"pid", getpid()}, {"pin_path", cfg_.pinPath}, {"generation", generation_}};
-    if (cmd == "health") return {{"ok", true}, {"vips", healthJson()}};
+      return {{"ok", true}, {"pid", getpid()}, {"pin_path", cfg_.pinPath}, {"generation", generation_},
+              {"interfaces", interfacesJson()}};
+    if (cmd == "health") return {{"ok", true}, {"vips", healthJson()}, {"interfaces", interfacesJson()}};
     if (cmd == "config") return {{"ok", true}, {"config", configJson()}};
     if (cmd == "reload") {
       auto r = reload();

@@ -16,6 +16,8 @@
 #include "xlb/health.h"
 #include "xlb/neigh.h"
 
+#include "guard.h"
+
 namespace xlb {
 
 enum class Admin { Enabled, Disabled, Drain };
@@ -70,6 +72,7 @@ class Daemon {
   std::map<std::string, std::map<std::string, std::string>> loadAdmin() const;
   nlohmann::json healthJson() const;
   nlohmann::json configJson() const;
+  nlohmann::json interfacesJson() const;
 
   asio::io_context& io_;
   Config cfg_;
@@ -83,6 +86,7 @@ class Daemon {
 
   struct ControlServer;
   struct MetricsServer;
+  std::unique_ptr<DataplaneGuard> guard_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metricsServer_;
 

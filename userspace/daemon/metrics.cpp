@@ -105,6 +105,16 @@ std::string Daemon::metrics() {
   for (const auto& r : beRows)
     if (r.be->health) o << "xlb_backend_check_failures_total{" << r.beLabels << "} " << r.be->health->failures() << "\n";
 
+  if (guard_) {
+    Family(o, "xlb_dataplane_attached", "gauge", "1 while xlb_xdp is attached to the interface.");
+    for (const auto& [name, i] : guard_->interfaces())
+      o << "xlb_dataplane_attached{interface=\"" << esc(name) << "\"} " << (i.attached ? 1 : 0) << "\n";
+    Family(o, "xlb_dataplane_reattach_total", "counter",
+           "Times xlbd attached xlb_xdp again after someone removed it from the interface.");
+    for (const auto& [name, i] : guard_->interfaces())
+      o << "xlb_dataplane_reattach_total{interface=\"" << esc(name) << "\"} " << i.reattaches << "\n";
+  }
+
   Family(o, "xlb_health_transitions_total", "counter", "Backends going up or down.");
   o << "xlb_health_transitions_total " << transitions_ << "\n";
   Family(o, "xlb_ring_update_seconds", "summary", "Time from a state change to the flipped ring in the maps.");
