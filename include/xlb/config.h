@@ -78,6 +78,8 @@ struct Config {
   std::string controlSocket = "/run/xlb/xlbd.sock";
   std::optional<Endpoint> metricsListen;  // unset: no metrics server
   std::string metricsPath = "/metrics";
+  uint32_t metricsMaxConnections = 64;  // more at once are closed at once
+  Millis metricsTimeout{5000};          // to send a request; as long again to read the answer
   bool startUp = false;  // initial health state before the first check: down unless set
   LoadSettings load;
   std::vector<InterfaceConfig> interfaces;

@@ -21,6 +21,10 @@ using Clock = std::chrono::steady_clock;
 
 struct ProbeResult {
   bool ok = false;
+  // The check could not run for a reason on this host (out of descriptors,
+  // memory or local ports): says nothing about the backend, so it counts
+  // neither way.
+  bool local = false;
   std::string error;  // why it failed: "timeout", "connection refused", "status 503", ...
   std::chrono::microseconds latency{0};
 };
@@ -47,6 +51,7 @@ class HealthTracker {
   const std::string& lastError() const { return lastError_; }
   uint64_t checks() const { return checks_; }
   uint64_t failures() const { return failures_; }
+  uint64_t localErrors() const { return localErrors_; }
 
  private:
   int rise_, fall_;
@@ -56,7 +61,7 @@ class HealthTracker {
   std::optional<Clock::time_point> lastCheck_;
   ProbeResult last_;
   std::string lastError_;
-  uint64_t checks_ = 0, failures_ = 0;
+  uint64_t checks_ = 0, failures_ = 0, localErrors_ = 0;
 };
 
 // Delay before a check: the first one at a random point of the first

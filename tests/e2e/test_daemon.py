@@ -164,6 +164,58 @@ class DaemonCase(unittest.TestCase):
         self.wait_for("xlb_xdp back after the foreign program", lambda: attached_id() == prog, 1.0)
         self.assertEqual(lab.requests(xlblab.VIP4, 30)["failures"], 0)
 
+    def test_idle_and_slow_clients_cannot_blind_xlbd(self):
+        lab = self.lab
+        lab.start_backends()
+        cfg = lab.xlbd_config()
+        # A small descriptor limit, as on a host with the default 1024, but
+        # well within what 300 hostile connections would take.
+        lab.start_xlbd(cfg, wrap=["prlimit", "--nofile=128:128"])
+        names = lab.backend_names()
+        lab.wait_health({lab.addr4(b): "up" for b in names})
+        pid = lab.xlbd.pid
+
+        def cpu_ticks():
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        attack = subprocess.Popen(lab.nsenter("lb") + [sys.executable, os.path.join(HERE, "idle_clients.py"),
+                                                       "--port", "9120", "--count", "300", "--hold", "9"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: attack.poll() is None and attack.kill())
+        time.sleep(1.0)
+        t0, c0 = time.monotonic(), cpu_ticks()
+        for _ in range(6):
+            start = time.monotonic()
+            h = lab.health()  # the control socket answers
+            self.assertLess(time.monotonic() - start, 2.0, "the control socket was slow")
+            self.assertEqual({a: b["state"] for a, b in h.items()}, {lab.addr4(b): "up" for b in names},
+                             self.assertLog("a backend went down during the attack"))
+            self.assertLessEqual(len(os.listdir("/proc/%d/fd" % pid)), 128)
+            time.sleep(0.5)
+        cpu = (cpu_ticks() - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
+        self.assertLess(cpu, 0.25, "xlbd used %.0f%% of a core under the attack" % (cpu * 100))
+        out, err = attack.communicate(timeout=30)
+        res = json.loads(out)
+        self.assertGreater(res["opened"], 250, res)
+        # Every connection was closed by xlbd: at once above the cap, after
+        # the 5 s request timeout within it (slow or silent alike).
+        self.assertEqual(res["closed"], res["opened"], res)
+        self.assertLess(res["last_closed"], 8.0, res)
+        # The control socket, the same way (it is root's, but a stuck
+        # client must not hold it either).
+        ctl = subprocess.run(lab.nsenter("lb") + [sys.executable, os.path.join(HERE, "idle_clients.py"), "--unix",
+                                                  os.path.join(lab.run_dir, "xlbd.sock"), "--count", "40",
+                                                  "--hold", "9"], capture_output=True, text=True, timeout=30)
+        cres = json.loads(ctl.stdout)
+        self.assertEqual((cres["opened"], cres["closed"]), (40, 40), cres)
+        self.assertLess(cres["last_closed"], 8.0, cres)
+        metrics = lab.sh("lb", "curl", "-sS", "--max-time", "3", "http://127.0.0.1:9120/metrics").stdout
+        self.assertIn("xlb_backend_up", metrics)
+        self.assertRegex(metrics, r'xlb_server_timeouts_total\{server="metrics"\} [1-9]')
+        self.assertRegex(metrics, r'xlb_server_connections_rejected_total\{server="metrics"\} [1-9]')
+        print("xlbd at %.1f%% of a core; %s" % (cpu * 100, res))
+
     def test_https_checks_verify_off_passes_verify_on_reports_tls_error(self):
         lab = self.lab
         d = tempfile.mkdtemp(prefix="xlbtls", dir=lab.run_dir if os.path.isdir(lab.run_dir) else None)

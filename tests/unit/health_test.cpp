@@ -11,8 +11,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ProbeResult pass() { return {true, "", 1ms}; }
-ProbeResult failWith(const char* e) { return {false, e, 1ms}; }
+ProbeResult pass() { return {true, false, "", 1ms}; }
+ProbeResult failWith(const char* e) { return {false, false, e, 1ms}; }
+ProbeResult localError() { return {false, true, "cannot run the check here (Too many open files): not counted", 1ms}; }
 
 // A fake clock: checks every `interval` from t0.
 struct Ticks {
@@ -33,6 +34,26 @@ TEST(HealthTracker, StartsDownAndComesUpAfterRisePasses) {
   EXPECT_TRUE(h.up());
   EXPECT_EQ(h.since(), clk.t);  // at the third check, 3 intervals after start
   EXPECT_EQ(h.checks(), 3u);
+}
+
+// A check this host could not run (no descriptors, no memory) says
+// nothing about the backend: it neither takes it down nor up, nor breaks a
+// streak.
+TEST(HealthTracker, LocalErrorsCountNeitherWay) {
+  Ticks clk;
+  HealthTracker up(2, 2, true, clk.t);
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(up.observe(localError(), clk.next()));
+  EXPECT_TRUE(up.up());
+  EXPECT_EQ(up.localErrors(), 10u);
+  EXPECT_EQ(up.failures(), 0u);
+  EXPECT_NE(up.lastError().find("not counted"), std::string::npos);
+  EXPECT_FALSE(up.observe(failWith("timeout"), clk.next()));
+  EXPECT_FALSE(up.observe(localError(), clk.next()));
+  EXPECT_TRUE(up.observe(failWith("timeout"), clk.next()));  // two real failures, one local between
+  HealthTracker down(2, 2, false, clk.t);
+  EXPECT_FALSE(down.observe(pass(), clk.next()));
+  EXPECT_FALSE(down.observe(localError(), clk.next()));
+  EXPECT_TRUE(down.observe(pass(), clk.next()));
 }
 
 TEST(HealthTracker, GoesDownAfterFallFailuresWithTheLastReason) {

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "xlb/health.h"
@@ -53,10 +56,11 @@ ProbeResult run(asio::io_context& io, const CheckSpec& spec, Endpoint target) {
   asio::co_spawn(io, p.probe(spec, target), [&](std::exception_ptr e, ProbeResult r) {
     if (e) std::rethrow_exception(e);
     out = r;
+    io.stop();  // done: servers still waiting for connections do not hold the test
   });
   io.run_for(5s);
   EXPECT_TRUE(out) << "probe did not finish";
-  return out.value_or(ProbeResult{false, "did not finish", {}});
+  return out.value_or(ProbeResult{false, false, "did not finish", {}});
 }
 
 CheckSpec http(std::string body = "") {
@@ -154,6 +158,30 @@ TEST(Probe, TcpConnectAndRefused) {
   auto r = run(io2, s, *Endpoint::parse("127.0.0.1:" + std::to_string(port)));
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error, "connection refused");
+}
+
+// Out of file descriptors here: the probe says it could not run (local),
+// which the tracker does not count against the backend.
+TEST(Probe, NoDescriptorsLeftIsALocalErrorNotAFailure) {
+  asio::io_context io;
+  CannedServer srv(io, [](tcp::socket&) {});
+  CheckSpec s;
+  s.type = CheckType::Tcp;
+  s.timeout = 300ms;
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  std::vector<int> filler;
+  rlimit low = old;
+  low.rlim_cur = 64;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int fd; (fd = ::dup(0)) >= 0;) filler.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+  auto r = run(io, s, srv.ep());
+  for (int fd : filler) ::close(fd);
+  setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.local) << r.error;
+  EXPECT_NE(r.error.find("not counted"), std::string::npos) << r.error;
 }
 
 TEST(Probe, UnloadableCaFileIsATlsErrorNotASilentPass) {

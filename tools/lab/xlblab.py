@@ -230,13 +230,15 @@ class Lab:
             f.write("\n".join(lines) + "\n" + extra)
         return path
 
-    def start_xlbd(self, config, *args, wait=True):
+    def start_xlbd(self, config, *args, wait=True, wrap=()):
         """Starts xlbd in the load balancer's namespace; its log goes to
-        run_dir/xlbd.log. Waits until its control socket answers."""
+        run_dir/xlbd.log. Waits until its control socket answers. wrap: a
+        command that execs xlbd (prlimit ...), so the pid stays xlbd's."""
         os.makedirs(self.run_dir, exist_ok=True)
         with open(os.path.join(self.run_dir, "xlbd.log"), "a") as log:
-            p = subprocess.Popen(self.nsenter("lb") + [os.path.join(self.build, "userspace", "daemon", "xlbd"),
-                                                       "--config", config] + list(args),
+            p = subprocess.Popen(self.nsenter("lb") + list(wrap) +
+                                 [os.path.join(self.build, "userspace", "daemon", "xlbd"), "--config", config] +
+                                 list(args),
                                  stdout=log, stderr=log)
         p.lab_name = "xlbd"
         self.procs.append(p)

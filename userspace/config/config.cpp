@@ -248,11 +248,16 @@ class Parser {
                 if (s != "up" && s != "down") bad(v, k, "'" + s + "' is not a state (use down or up)");
                 c.startUp = s == "up";
               } else if (k == "metrics") {
-                mapping(v, "metrics", {"listen", "path"}, [&](const std::string& mk, const YAML::Node& mv) {
+                mapping(v, "metrics", {"listen", "path", "max_connections", "timeout"},
+                        [&](const std::string& mk, const YAML::Node& mv) {
                   if (mk == "listen") {
                     std::string s = str(mv, mk);
                     if (s == "off") c.metricsListen.reset();
                     else c.metricsListen = must(Endpoint::parse(s), mv, mk);
+                  } else if (mk == "max_connections") {
+                    c.metricsMaxConnections = static_cast<uint32_t>(integer(mv, mk, 1, 4096));
+                  } else if (mk == "timeout") {
+                    c.metricsTimeout = duration(mv, mk);
                   } else {
                     c.metricsPath = str(mv, mk);
                     if (c.metricsPath.empty() || c.metricsPath[0] != '/') bad(mv, mk, "must start with /");

@@ -3,6 +3,7 @@
 
 #include <net/if.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <asio.hpp>
@@ -28,6 +29,11 @@ const char* adminName(Admin a) {
 }
 
 namespace {
+
+// The control socket is root's (mode 0600); still, a stuck client must not
+// hold it: 16 at once, 5 s to ask and 5 s to take the answer.
+constexpr size_t kControlMaxConnections = 16;
+constexpr std::chrono::milliseconds kControlTimeout{5000};
 
 std::optional<Admin> parseAdmin(const std::string& s) {
   if (s == "enabled" || s == "enable") return Admin::Enabled;
@@ -85,6 +91,31 @@ static void warnForwarding(const Config& c) {
   for (const auto& i : c.interfaces)
     for (uint8_t f : families)
       if (auto p = forwardingProblem(i.name, f); !p.empty()) log::error(p);
+}
+
+// File descriptors: one per running check at most, the listeners' caps,
+// and room for maps, netlink and logs. The caps keep clients inside their
+// share, so the checks' share stays free; the soft limit goes up to the
+// hard one, and a hard limit too small for that budget is said at start.
+static void ensureDescriptors(const Config& c) {
+  size_t checks = 0;
+  for (const auto& v : c.vips)
+    for (const auto& b : v.backends) checks += b.check.type != CheckType::None;
+  size_t need = 64 + checks + kControlMaxConnections + (c.metricsListen ? c.metricsMaxConnections : 0);
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur < need)
+    log::warn("xlbd may run out of file descriptors: it needs " + std::to_string(need) + " (" +
+              std::to_string(checks) + " checks, " + std::to_string(kControlMaxConnections) + " control and " +
+              std::to_string(c.metricsListen ? c.metricsMaxConnections : 0) +
+              " metrics connections, 64 of its own) and may open " + std::to_string(rl.rlim_cur) +
+              ": raise the limit (LimitNOFILE= in the unit, ulimit -n) or lower metrics.max_connections; "
+              "checks that cannot open a socket are not counted against backends");
 }
 
 Result<void> Daemon::attachInterfaces(const Config& c) {
@@ -223,6 +254,7 @@ std::map<std::string, std::map<std::string, std::string>> Daemon::loadAdmin() co
 }
 
 Result<void> Daemon::start() {
+  ensureDescriptors(cfg_);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cfg_.controlSocket).parent_path(), ec);
   if (auto owner = readOwner(cfg_.pinPath); owner && owner->pid != getpid() && kill(owner->pid, 0) == 0 &&
@@ -276,11 +308,13 @@ Result<void> Daemon::start() {
   for (const auto& i : cfg_.interfaces)
     if (auto r = guard_->track(i.name); !r) return r;
   if (auto r = guard_->start(); !r) return r;
-  control_ = std::make_unique<ControlServer>(io_, cfg_.controlSocket, [this](const json& j) { return handle(j); });
+  control_ = std::make_unique<ControlServer>(io_, cfg_.controlSocket, [this](const json& j) { return handle(j); },
+                                             ServerLimits{kControlMaxConnections, kControlTimeout, kControlTimeout});
   if (auto r = control_->start(); !r) return r;
   if (cfg_.metricsListen) {
-    metricsServer_ = std::make_unique<MetricsServer>(io_, *cfg_.metricsListen, cfg_.metricsPath,
-                                                     [this] { return metrics(); });
+    metricsServer_ = std::make_unique<MetricsServer>(
+        io_, *cfg_.metricsListen, cfg_.metricsPath, [this] { return metrics(); },
+        ServerLimits{cfg_.metricsMaxConnections, cfg_.metricsTimeout, cfg_.metricsTimeout});
     if (auto r = metricsServer_->start(); !r) return r;
   }
   for (auto& [k, v] : vips_)
@@ -440,6 +474,7 @@ json Daemon::healthJson() const {
         j["since_seconds"] = std::chrono::duration<double>(now - h.since()).count();
         j["checks"] = h.checks();
         j["failures"] = h.failures();
+        j["local_errors"] = h.localErrors();
         if (h.lastCheck()) {
           j["last_check_seconds_ago"] = std::chrono::duration<double>(now - *h.lastCheck()).count();
           j["last_result"] = h.last().ok ? "ok" : h.last().error;

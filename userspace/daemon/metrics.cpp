@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "daemon.h"
+#include "servers.h"
 
 namespace xlb {
 
@@ -114,6 +115,30 @@ std::string Daemon::metrics() {
     for (const auto& [name, i] : guard_->interfaces())
       o << "xlb_dataplane_reattach_total{interface=\"" << esc(name) << "\"} " << i.reattaches << "\n";
   }
+
+  Family(o, "xlb_backend_check_local_errors_total", "counter",
+         "Health checks that could not run on this host (no descriptors, memory or ports); not counted.");
+  for (const auto& r : beRows)
+    if (r.be->health) o << "xlb_backend_check_local_errors_total{" << r.beLabels << "} " << r.be->health->localErrors() << "\n";
+
+  auto server = [&](const char* name, const ServerCounters& c) {
+    o << "xlb_server_connections{server=\"" << name << "\"} " << c.active << "\n";
+  };
+  auto serverTotal = [&](const char* metric, const char* name, uint64_t v) {
+    o << metric << "{server=\"" << name << "\"} " << v << "\n";
+  };
+  Family(o, "xlb_server_connections", "gauge", "Open connections to xlbd's control socket and metrics endpoint.");
+  if (control_) server("control", control_->counters);
+  if (metricsServer_) server("metrics", metricsServer_->counters);
+  Family(o, "xlb_server_connections_rejected_total", "counter", "Connections closed at once: the server was at its cap.");
+  if (control_) serverTotal("xlb_server_connections_rejected_total", "control", control_->counters.rejected);
+  if (metricsServer_) serverTotal("xlb_server_connections_rejected_total", "metrics", metricsServer_->counters.rejected);
+  Family(o, "xlb_server_timeouts_total", "counter", "Connections closed because the client was too slow to ask or read.");
+  if (control_) serverTotal("xlb_server_timeouts_total", "control", control_->counters.timedOut);
+  if (metricsServer_) serverTotal("xlb_server_timeouts_total", "metrics", metricsServer_->counters.timedOut);
+  Family(o, "xlb_server_accept_errors_total", "counter", "Failed accepts (out of descriptors: accepting pauses).");
+  if (control_) serverTotal("xlb_server_accept_errors_total", "control", control_->counters.acceptErrors);
+  if (metricsServer_) serverTotal("xlb_server_accept_errors_total", "metrics", metricsServer_->counters.acceptErrors);
 
   Family(o, "xlb_health_transitions_total", "counter", "Backends going up or down.");
   o << "xlb_health_transitions_total " << transitions_ << "\n";

@@ -9,6 +9,7 @@
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 
 #include "xlb/control.h"
 #include "xlb/fd.h"
@@ -17,32 +18,71 @@
 namespace xlb {
 
 using nlohmann::json;
+using namespace asio::experimental::awaitable_operators;
+
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxRequest = 64 * 1024;
 
+// Out of descriptors or memory: accepting again at once would only fail
+// again (and spin the loop); wait instead, longer each time up to 1 s.
+bool resourceError(const std::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory;
+}
+
 // Accepts connections until the acceptor is closed; each one is served by
-// its own coroutine, session(socket).
+// its own coroutine, session(socket), while fewer than the cap are open;
+// above the cap a connection is closed at once.
 template <class Acceptor, class Session>
-void acceptLoop(asio::io_context& io, Acceptor& acceptor, Session session) {
+void acceptLoop(asio::io_context& io, Acceptor& acceptor, const char* what, ServerLimits& limits,
+                ServerCounters& counters, Session session) {
   asio::co_spawn(
       io,
-      [&io, &acceptor, session]() -> asio::awaitable<void> {
+      [&io, &acceptor, what, &limits, &counters, session]() -> asio::awaitable<void> {
+        std::chrono::milliseconds backoff{50};
+        asio::steady_timer pause(io);
         for (;;) {
           auto [ec, sock] = co_await acceptor.async_accept(kTuple);
           if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+            ++counters.acceptErrors;
+            if (resourceError(ec)) {
+              if (backoff == std::chrono::milliseconds(50))
+                log::error(std::string(what) + ": cannot accept: " + ec.message() + "; pausing new connections");
+              pause.expires_after(backoff);
+              co_await pause.async_wait(kTuple);
+              backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+            }
             continue;
           }
-          asio::co_spawn(io, session(std::move(sock)), asio::detached);
+          backoff = std::chrono::milliseconds(50);
+          if (counters.active >= limits.maxConnections) {
+            ++counters.rejected;
+            std::error_code ignore;
+            sock.close(ignore);
+            continue;
+          }
+          ++counters.accepted;
+          ++counters.active;
+          asio::co_spawn(io, session(std::move(sock)), [&counters](std::exception_ptr) { --counters.active; });
         }
       },
       asio::detached);
 }
+
+// Writes all of `out` unless the deadline passes first; false on timeout.
+template <class Socket>
+asio::awaitable<bool> writeBefore(Socket& s, const std::string& out, std::chrono::milliseconds timeout) {
+  asio::steady_timer deadline(s.get_executor(), timeout);
+  auto r = co_await (asio::async_write(s, asio::buffer(out), kTuple) || deadline.async_wait(kTuple));
+  co_return r.index() == 0;
+}
+
 }  // namespace
 
-Daemon::ControlServer::ControlServer(asio::io_context& io, std::string p, Handler h)
-    : io(io), path(std::move(p)), handler(std::move(h)), acceptor(io) {}
+Daemon::ControlServer::ControlServer(asio::io_context& io, std::string p, Handler h, ServerLimits l)
+    : io(io), path(std::move(p)), handler(std::move(h)), limits(l), acceptor(io) {}
 
 Result<void> Daemon::ControlServer::start() {
   if (controlAnswers(path)) return fail(EADDRINUSE, "another process answers on " + path);
@@ -55,13 +95,21 @@ Result<void> Daemon::ControlServer::start() {
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(ec.value(), "cannot listen on " + path);
   ::chmod(path.c_str(), 0600);
-  acceptLoop(io, acceptor, [this](asio::local::stream_protocol::socket s) { return session(std::move(s)); });
+  acceptLoop(io, acceptor, "control socket", limits, counters,
+             [this](asio::local::stream_protocol::socket s) { return session(std::move(s)); });
   return {};
 }
 
 asio::awaitable<void> Daemon::ControlServer::session(asio::local::stream_protocol::socket s) {
   std::string buf;
-  auto [re, n] = co_await asio::async_read_until(s, asio::dynamic_buffer(buf, kMaxRequest), '\n', kTuple);
+  asio::steady_timer deadline(s.get_executor(), limits.requestTimeout);
+  auto r = co_await (asio::async_read_until(s, asio::dynamic_buffer(buf, kMaxRequest), '\n', kTuple) ||
+                     deadline.async_wait(kTuple));
+  if (r.index() == 1) {
+    ++counters.timedOut;
+    co_return;
+  }
+  auto [re, n] = std::get<0>(r);
   if (re && buf.empty()) co_return;
   json reply;
   try {
@@ -69,8 +117,7 @@ asio::awaitable<void> Daemon::ControlServer::session(asio::local::stream_protoco
   } catch (const json::exception& e) {
     reply = json{{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
   }
-  std::string out = reply.dump() + "\n";
-  co_await asio::async_write(s, asio::buffer(out), kTuple);
+  if (!co_await writeBefore(s, reply.dump() + "\n", limits.writeTimeout)) ++counters.timedOut;
 }
 
 void Daemon::ControlServer::stop() {
@@ -90,7 +137,9 @@ struct Request {
   Request() {
     llhttp_settings_init(&settings);
     settings.on_url = [](llhttp_t* p, const char* at, size_t n) {
-      static_cast<Request*>(p->data)->url.append(at, n);
+      auto* self = static_cast<Request*>(p->data);
+      if (self->url.size() + n > 8192) return -1;
+      self->url.append(at, n);
       return 0;
     };
     settings.on_headers_complete = [](llhttp_t* p) {
@@ -109,8 +158,8 @@ std::string response(int status, const char* reason, const std::string& type, co
 
 }  // namespace
 
-Daemon::MetricsServer::MetricsServer(asio::io_context& io, Endpoint l, std::string p, Render r)
-    : io(io), listen(l), path(std::move(p)), render(std::move(r)), acceptor(io) {}
+Daemon::MetricsServer::MetricsServer(asio::io_context& io, Endpoint l, std::string p, Render r, ServerLimits lim)
+    : io(io), listen(l), path(std::move(p)), render(std::move(r)), limits(lim), acceptor(io) {}
 
 Result<void> Daemon::MetricsServer::start() {
   std::error_code ec;
@@ -120,7 +169,7 @@ Result<void> Daemon::MetricsServer::start() {
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(ec.value(), "cannot serve metrics on " + listen.str());
-  acceptLoop(io, acceptor, [this](asio::ip::tcp::socket s) { return session(std::move(s)); });
+  acceptLoop(io, acceptor, "metrics", limits, counters, [this](asio::ip::tcp::socket s) { return session(std::move(s)); });
   return {};
 }
 
@@ -129,8 +178,16 @@ asio::awaitable<void> Daemon::MetricsServer::session(asio::ip::tcp::socket s) {
   std::array<char, 2048> buf;
   size_t total = 0;
   std::string out;
+  // The whole request (line and headers) within the deadline: a client
+  // that trickles bytes (slowloris) is cut off all the same.
+  asio::steady_timer deadline(s.get_executor(), limits.requestTimeout);
   while (!req.headersDone) {
-    auto [re, n] = co_await s.async_read_some(asio::buffer(buf), kTuple);
+    auto r = co_await (s.async_read_some(asio::buffer(buf), kTuple) || deadline.async_wait(kTuple));
+    if (r.index() == 1) {
+      ++counters.timedOut;
+      co_return;
+    }
+    auto [re, n] = std::get<0>(r);
     if (re) co_return;
     total += n;
     auto e = llhttp_execute(&req.parser, buf.data(), n);
@@ -148,7 +205,10 @@ asio::awaitable<void> Daemon::MetricsServer::session(asio::ip::tcp::socket s) {
     else
       out = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", render());
   }
-  co_await asio::async_write(s, asio::buffer(out), kTuple);
+  if (!co_await writeBefore(s, out, limits.writeTimeout)) {
+    ++counters.timedOut;
+    co_return;
+  }
   std::error_code ignore;
   s.shutdown(asio::ip::tcp::socket::shutdown_send, ignore);
 }

@@ -12,6 +12,11 @@
 namespace xlb {
 
 std::optional<Transition> HealthTracker::observe(const ProbeResult& r, Clock::time_point now) {
+  if (r.local) {  // not the backend's doing: neither a pass nor a failure
+    ++localErrors_;
+    lastError_ = r.error;
+    return std::nullopt;
+  }
   ++checks_;
   lastCheck_ = now;
   last_ = r;
@@ -83,6 +88,12 @@ struct Response {
     return "connection closed before a response";
   }
 };
+
+// Errors of this host, not of the backend checked.
+bool localError(const std::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec.value() == EADDRNOTAVAIL;
+}
 
 std::string describe(const std::error_code& ec) {
   if (ec == asio::error::connection_refused) return "connection refused";
@@ -195,8 +206,12 @@ asio::awaitable<ProbeResult> Prober::probe(const CheckSpec& spec, Endpoint targe
   });
 
   std::string err;
+  bool local = false;
   auto [ce] = co_await sh->sock.async_connect(ep, kTuple);
-  if (ce) {
+  if (ce && localError(ce)) {
+    local = true;
+    err = "cannot run the check here (" + ce.message() + "): not counted";
+  } else if (ce) {
     err = describe(ce);
   } else if (spec.type == CheckType::Http) {
     err = co_await exchange(sh->sock, spec, target);
@@ -230,7 +245,7 @@ asio::awaitable<ProbeResult> Prober::probe(const CheckSpec& spec, Endpoint targe
   if (sh->timedOut) err = "timeout";
   std::error_code ignore;
   sh->sock.close(ignore);
-  co_return ProbeResult{err.empty(), err,
+  co_return ProbeResult{err.empty(), local && !sh->timedOut, err,
                         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)};
 }
 
