@@ -86,9 +86,16 @@ struct Config {
   std::vector<VipConfig> vips;
 };
 
-// Parses YAML text; `file` names it in errors.
+// The largest config file read.
+inline constexpr long kMaxConfigBytes = 4L * 1024 * 1024;
+// Parses YAML text; `file` names it in errors. Every error in the text is
+// reported, one `file:line: key: what` per line.
 Result<Config> parseConfig(const std::string& text, const std::string& file);
+// Reads a regular file of at most kMaxConfigBytes, then parses it.
 Result<Config> loadConfig(const std::string& file);
+// What the config asks of this host that it lacks (interfaces that do not
+// exist), with file:line. xlbd start, reload and --check-config run it.
+Result<void> checkHost(const Config& c);
 
 // "2s", "500ms", "1m", or a bare number of seconds.
 Result<Millis> parseDuration(const std::string& text);

@@ -20,10 +20,18 @@ inline void write(Level l, const std::string& msg) {
   if (static_cast<int>(l) > static_cast<int>(threshold())) return;
   static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
   const char* name = l == Level::Debug ? "debug" : l == Level::Info ? "info" : l == Level::Warn ? "warning" : "error";
-  if (journal)
-    std::fprintf(stderr, "<%d>%s: %s\n", static_cast<int>(l), name, msg.c_str());
-  else
-    std::fprintf(stderr, "xlbd %s: %s\n", name, msg.c_str());
+  // One line per event: a message of several lines (every error of a
+  // config file) is several events of the same level.
+  for (size_t at = 0; at <= msg.size();) {
+    size_t nl = msg.find('\n', at);
+    std::string line = msg.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    if (journal)
+      std::fprintf(stderr, "<%d>%s: %s\n", static_cast<int>(l), name, line.c_str());
+    else
+      std::fprintf(stderr, "xlbd %s: %s\n", name, line.c_str());
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
 }
 
 inline void info(const std::string& m) { write(Level::Info, m); }

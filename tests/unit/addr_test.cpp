@@ -26,6 +26,14 @@ TEST(Addr, RejectsGarbageWithAHint) {
   EXPECT_NE(a.error().message.find("invalid address"), std::string::npos);
 }
 
+TEST(Addr, OnlyOrdinaryUnicastIsAHost) {
+  for (const char* ok : {"198.18.0.10", "10.1.2.3", "2001:db8::10", "fd00::1"})
+    EXPECT_EQ(IpAddr::parse(ok)->unusableReason(), "") << ok;
+  for (const char* bad : {"0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "239.255.255.255", "255.255.255.255",
+                          "240.0.0.1", "::", "::1", "ff02::1", "fe80::1", "::ffff:198.18.0.1"})
+    EXPECT_NE(IpAddr::parse(bad)->unusableReason(), "") << bad;
+}
+
 TEST(Endpoint, ParsesV4AndBracketedV6) {
   auto e = Endpoint::parse("198.18.0.10:80");
   ASSERT_TRUE(e);

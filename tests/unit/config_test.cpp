@@ -153,6 +153,121 @@ TEST(Config, EveryErrorNamesFileLineAndKey) {
   }
 }
 
+// Values that would overflow the time arithmetic or a conversion, keys
+// that mean nothing where they stand, addresses that are no host, header
+// injection, capacities the first attach would refuse: all rejected with
+// file:line.
+TEST(Config, RejectsWhatWouldMisbehaveLater) {
+  const BadCase cases[] = {
+      {"huge interval", "  - address: 198.18.0.1:80\n    check: {type: tcp, interval: 100000000000000ms}\n    backends: []\n",
+       "t.yaml:4: interval: '100000000000000ms' is longer than a week"},
+      {"1e20 seconds", "  - address: 198.18.0.1:80\n    check: {type: tcp, interval: 1e20s}\n    backends: []\n",
+       "t.yaml:4: interval: '1e20s' is longer than a week"},
+      {"nan", "  - address: 198.18.0.1:80\n    check: {type: tcp, timeout: nans}\n    backends: []\n",
+       "t.yaml:4: timeout: 'nans' is not a duration"},
+      {"inf", "  - address: 198.18.0.1:80\n    check: {type: tcp, interval: infs}\n    backends: []\n",
+       "t.yaml:4: interval: 'infs' is not a duration"},
+      {"interval below 10ms", "  - address: 198.18.0.1:80\n    check: {type: tcp, interval: 1ms, timeout: 1ms}\n    backends: []\n",
+       "t.yaml:4: interval: must be from 10ms to 86400s"},
+      {"path on a tcp check", "  - address: 198.18.0.1:80\n    check: {type: tcp, path: /x}\n    backends: []\n",
+       "t.yaml:4: path: means nothing for a tcp check"},
+      {"expect_body on a tcp check", "  - address: 198.18.0.1:80\n    check:\n      type: tcp\n      expect_body: UP\n    backends: []\n",
+       "t.yaml:6: expect_body: means nothing for a tcp check"},
+      {"verify on an http check", "  - address: 198.18.0.1:80\n    check: {type: http, verify: false}\n    backends: []\n",
+       "t.yaml:4: verify: means nothing for an http check"},
+      {"settings on no check", "  - address: 198.18.0.1:80\n    check: {type: none, interval: 1s}\n    backends: []\n",
+       "t.yaml:4: interval: means nothing with check type none"},
+      {"override meaningless for the inherited type",
+       "  - address: 198.18.0.1:80\n    check: {type: tcp}\n    backends:\n      - {address: 198.18.0.11, check: {path: /p}}\n",
+       "t.yaml:6: path: means nothing for a tcp check"},
+      {"backend 0.0.0.0", "  - address: 198.18.0.1:80\n    backends:\n      - address: 0.0.0.0\n",
+       "t.yaml:5: address: 0.0.0.0: 0.0.0.0/8 is 'this network'"},
+      {"multicast backend", "  - address: 198.18.0.1:80\n    backends:\n      - address: 224.0.0.1\n",
+       "t.yaml:5: address: 224.0.0.1: a multicast address is not a host"},
+      {"broadcast backend", "  - address: 198.18.0.1:80\n    backends:\n      - address: 255.255.255.255\n",
+       "t.yaml:5: address: 255.255.255.255: the broadcast address is not a host"},
+      {"loopback VIP", "  - address: 127.0.0.1:80\n    backends: []\n", "t.yaml:3: address: 127.0.0.1: a loopback address"},
+      {"multicast check address", "  - address: \"[2001:db8::1]:80\"\n    check: {type: tcp, address: \"ff02::1\"}\n    backends: []\n",
+       "t.yaml:4: address: ff02::1: a multicast address is not a host"},
+      {"header injection in host", "  - address: 198.18.0.1:80\n    check: {type: http, host: \"a\\r\\nX-Evil: 1\"}\n    backends: []\n",
+       "t.yaml:4: host: 'a\r\nX-Evil: 1' is not a host name"},
+      {"space in path", "  - address: 198.18.0.1:80\n    check: {type: http, path: \"/a b\"}\n    backends: []\n",
+       "t.yaml:4: path: must be printable, without spaces"},
+      {"weight above the maximum", "  - address: 198.18.0.1:80\n    backends:\n      - {address: 198.18.0.11, weight: 4294967295}\n",
+       "t.yaml:5: weight: 4294967295 is out of range 0..65535"},
+      {"ring size not a prime", "interfaces: [{name: eth0}]\nlimits: {ring_size: 1000}\nvips: []\n",
+       "t.yaml:2: limits: ring size 1000 is not a prime"},
+      {"more VIPs than max_vips", "interfaces: [{name: eth0}]\nlimits: {max_vips: 1}\nvips:\n"
+       "  - {address: 198.18.0.1:80, backends: []}\n  - {address: 198.18.0.2:80, backends: []}\n",
+       "t.yaml:2: limits: 2 VIPs, but max_vips is 1"},
+      {"encap of the wrong family", "interfaces: [{name: eth0}]\nencap: {ipv4_source: \"2001:db8::/64\"}\nvips: []\n",
+       "t.yaml:2: ipv4_source: must be an IPv4 prefix"},
+  };
+  for (const auto& c : cases) {
+    std::string yaml = std::string(c.yaml).rfind("interfaces", 0) == 0 ? c.yaml : std::string(kHead) + c.yaml;
+    std::string err = errorOf(yaml);
+    EXPECT_EQ(err.rfind(c.expect, 0), 0u) << c.name << ": got '" << err << "', want it to start with '" << c.expect << "'";
+  }
+}
+
+// One run names every error in the file, in the file's order; what is
+// right around them is not reported.
+TEST(Config, ReportsEveryErrorInTheFile) {
+  std::string err = errorOf(std::string(kHead) +
+                            "  - address: 198.18.0.1:80\n"            // 3
+                            "    prot: tcp\n"                         // 4: unknown key
+                            "    check: {type: tcp, rise: 0}\n"       // 5: out of range
+                            "    backends:\n"                         // 6
+                            "      - address: 198.18.0.11\n"          // 7
+                            "      - address: 224.0.0.9\n"            // 8: multicast
+                            "      - {address: 198.18.0.12, weight: x}\n"  // 9: not an integer
+                            "  - address: 198.18.0.2:80\n"            // 10
+                            "    forward: nat\n"                      // 11: bad mode
+                            "    backends: []\n");
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < err.size();) {
+    size_t nl = err.find('\n', at);
+    lines.push_back(err.substr(at, nl == std::string::npos ? std::string::npos : nl - at));
+    at = nl == std::string::npos ? err.size() : nl + 1;
+  }
+  ASSERT_EQ(lines.size(), 5u) << err;
+  EXPECT_EQ(lines[0].rfind("t.yaml:4: prot: unknown key", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("t.yaml:5: rise: 0 is out of range", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2].rfind("t.yaml:8: address: 224.0.0.9", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[3].rfind("t.yaml:9: weight: must be an integer", 0), 0u) << lines[3];
+  EXPECT_EQ(lines[4].rfind("t.yaml:11: forward: invalid forwarding mode 'nat'", 0), 0u) << lines[4];
+}
+
+// What is read is a regular file of bounded size; anything else says
+// what it is.
+TEST(Config, ReadsOnlyRegularFilesOfBoundedSize) {
+  auto dev = loadConfig("/dev/zero");
+  ASSERT_FALSE(dev);
+  EXPECT_EQ(dev.error().describe(), "/dev/zero is not a regular file (a device, pipe or socket): give a YAML file");
+  std::string dir = ::testing::TempDir();
+  auto d = loadConfig(dir);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().describe().find("is a directory, not a config file"), std::string::npos);
+  std::string big = dir + "xlb_config_big.yaml";
+  {
+    std::ofstream out(big);
+    out << "# " << std::string(kMaxConfigBytes, 'x') << "\n";
+  }
+  auto b = loadConfig(big);
+  std::remove(big.c_str());
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().describe().find("a config may have at most 4 MiB"), std::string::npos) << b.error().describe();
+}
+
+// --check-config and xlbd's start refuse interfaces this host lacks.
+TEST(Config, CheckHostNamesMissingInterfacesByLine) {
+  auto c = parseConfig("interfaces:\n  - name: lo\n  - name: xlbnosuch0\nvips: []\n", "t.yaml");
+  ASSERT_TRUE(c) << c.error().message;
+  auto h = checkHost(*c);
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.error().message, "t.yaml:3: name: interface 'xlbnosuch0' not found on this host (see: ip link)");
+}
+
 TEST(Config, SyntaxErrorsAndMissingPiecesNameALine) {
   EXPECT_EQ(errorOf("interfaces: [{name: eth0}]\nvips:\n  - address: [\n").rfind("t.yaml:", 0), 0u);
   EXPECT_EQ(errorOf("vips: []\n"), "t.yaml:1: interfaces: missing: name at least one interface to attach to");
@@ -178,6 +293,9 @@ TEST(Duration, Units) {
   EXPECT_EQ(*parseDuration("1m"), Millis(60000));
   EXPECT_FALSE(parseDuration("2h"));
   EXPECT_FALSE(parseDuration("-1s"));
+  EXPECT_FALSE(parseDuration("nan"));
+  EXPECT_FALSE(parseDuration("inf"));
+  EXPECT_FALSE(parseDuration("1e300"));
 }
 
 }  // namespace

@@ -318,11 +318,11 @@ Result<xlb_meta> makeMeta(const LoadSettings& w) {
   m.max_backends = w.maxBackends.value_or(XLB_DEFAULT_MAX_BACKENDS);
   m.max_flows = w.maxFlows.value_or(XLB_DEFAULT_MAX_FLOWS);
   if (!isPrime(m.ring_size) || m.ring_size < 3)
-    return fail(0, "--ring-size " + std::to_string(m.ring_size) + " is not a prime (try 65537, 16381 or 1031)");
+    return fail(0, "ring size " + std::to_string(m.ring_size) + " is not a prime (try 65537, 16381 or 1031)");
   if (m.max_vips == 0 || uint64_t(m.max_vips) * 2 * m.ring_size > 0xffffffffull / 4)
-    return fail(0, "--max-vips × 2 × --ring-size is too large for one ring map");
-  if (m.max_backends < 2) return fail(0, "--max-backends must be at least 2");
-  if (m.max_flows < 1) return fail(0, "--max-flows must be at least 1");
+    return fail(0, "max VIPs × 2 × ring size is too large for one ring map");
+  if (m.max_backends < 2) return fail(0, "max backends must be at least 2");
+  if (m.max_flows < 1) return fail(0, "max flows must be at least 1");
   if (w.encap4) {
     if (!w.encap4->addr.isV4()) return fail(0, "--encap-src4 needs an IPv4 prefix");
     std::memcpy(&m.encap4_net, w.encap4->addr.bytes.data(), 4);

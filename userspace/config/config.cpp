@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xlb/config.h"
 
+#include <net/if.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -25,26 +29,56 @@ const char* checkTypeName(CheckType t) {
 Result<Millis> parseDuration(const std::string& text) {
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || v < 0) return fail(0, "'" + text + "' is not a duration (use 500ms, 2s or 1m)");
+  if (ec != std::errc() || !std::isfinite(v) || v < 0)
+    return fail(0, "'" + text + "' is not a duration (use 500ms, 2s or 1m)");
   std::string unit(end, text.data() + text.size());
   double ms = unit == "ms" ? v : unit == "s" || unit.empty() ? v * 1000 : unit == "m" ? v * 60000 : -1;
   if (ms < 0) return fail(0, "'" + text + "' has an unknown unit (use ms, s or m)");
+  // Far beyond any sensible setting, and far from overflowing the clock's
+  // arithmetic (a year of milliseconds is 3.2e10).
+  if (ms > 7 * 24 * 3600e3) return fail(0, "'" + text + "' is longer than a week");
   return Millis(static_cast<int64_t>(ms));
 }
 
 namespace {
 
-// A config error at a node: "file:line: key: what".
-struct Bad {
-  std::string text;
-};
+// Visible ASCII only: no spaces, no control characters (CR/LF would let a
+// value write headers of its own into a check's request).
+bool printable(const std::string& t) {
+  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+bool hostname(const std::string& t) {
+  return !t.empty() && t.size() <= 255 && std::all_of(t.begin(), t.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' ||
+           c == '_';
+  });
+}
+
+// An error was recorded: skip the rest of what it was about (one key, one
+// list element) and go on, so that one run reports every error in a file.
+struct Skip {};
 
 class Parser {
  public:
   explicit Parser(std::string file) : file_(std::move(file)) {}
 
+  const std::vector<std::string>& errors() const { return errors_; }
+
+  // Records "file:line: key: what".
+  void note(const YAML::Node& at, const std::string& key, const std::string& what) const {
+    errors_.push_back(file_ + ":" + std::to_string(std::max(at.Mark().line, 0) + 1) + ": " + key + ": " + what);
+  }
   [[noreturn]] void bad(const YAML::Node& at, const std::string& key, const std::string& what) const {
-    throw Bad{file_ + ":" + std::to_string(std::max(at.Mark().line, 0) + 1) + ": " + key + ": " + what};
+    note(at, key, what);
+    throw Skip{};
+  }
+  // Runs f; an error inside skips only f.
+  template <class F>
+  void guard(F&& f) const {
+    try {
+      f();
+    } catch (const Skip&) {
+    }
   }
 
   // A mapping whose keys must all be known; calls on(key, value) for each.
@@ -53,16 +87,20 @@ class Parser {
     if (!n.IsMap()) bad(n, what, "must be a mapping");
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      std::string k = it->first.as<std::string>();
+      std::string k = it->first.IsScalar() ? it->first.as<std::string>() : "?";
       bool ok = false;
       for (const char* x : known) ok = ok || k == x;
       if (!ok) {
         std::string list;
         for (const char* x : known) list += std::string(list.empty() ? "" : ", ") + x;
-        bad(it->first, k, "unknown key in " + what + " (known: " + list + ")");
+        note(it->first, k, "unknown key in " + what + " (known: " + list + ")");
+        continue;
       }
-      if (!seen.insert(k).second) bad(it->first, k, "given twice");
-      on(k, it->second);
+      if (!seen.insert(k).second) {
+        note(it->first, k, "given twice");
+        continue;
+      }
+      guard([&] { on(k, it->second); });
     }
   }
 
@@ -83,11 +121,18 @@ class Parser {
     if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) bad(n, key, "must be true or false");
     return b;
   }
-  Millis duration(const YAML::Node& n, const std::string& key) const {
+  Millis duration(const YAML::Node& n, const std::string& key, Millis lo, Millis hi) const {
     auto d = parseDuration(str(n, key));
     if (!d) bad(n, key, d.error().message);
-    if (d->count() <= 0) bad(n, key, "must be positive");
+    if (*d < lo || *d > hi)
+      bad(n, key, "must be from " + std::to_string(lo.count()) + "ms to " + std::to_string(hi.count() / 1000) + "s");
     return *d;
+  }
+  // An address that can be a VIP, a backend or a check target.
+  IpAddr host(const YAML::Node& n, const std::string& key) const {
+    auto a = must(IpAddr::parse(str(n, key)), n, key);
+    if (auto why = a.unusableReason(); !why.empty()) bad(n, key, a.str() + ": " + why);
+    return a;
   }
   template <class T>
   T must(Result<T> r, const YAML::Node& n, const std::string& key) const {
@@ -137,22 +182,25 @@ class Parser {
               } else if (k == "path") {
                 base.path = str(v, k);
                 if (base.path.empty() || base.path[0] != '/') bad(v, k, "must start with /");
+                if (!printable(base.path)) bad(v, k, "must be printable, without spaces (percent-encode them)");
               } else if (k == "host") {
                 base.host = str(v, k);
+                if (!hostname(base.host)) bad(v, k, "'" + base.host + "' is not a host name or address");
               } else if (k == "expect_status") {
                 base.expectStatus = statuses(v);
               } else if (k == "expect_body") {
                 base.expectBody = str(v, k);
               } else if (k == "interval") {
-                base.interval = duration(v, k);
+                base.interval = duration(v, k, Millis(10), Millis(24 * 3600 * 1000));
               } else if (k == "timeout") {
-                base.timeout = duration(v, k);
+                base.timeout = duration(v, k, Millis(10), Millis(3600 * 1000));
               } else if (k == "rise") {
                 base.rise = static_cast<int>(integer(v, k, 1, 100));
               } else if (k == "fall") {
                 base.fall = static_cast<int>(integer(v, k, 1, 100));
               } else if (k == "sni") {
                 base.sni = str(v, k);
+                if (!hostname(base.sni)) bad(v, k, "'" + base.sni + "' is not a host name");
               } else if (k == "verify") {
                 base.verify = boolean(v, k);
               } else if (k == "ca_file") {
@@ -163,10 +211,22 @@ class Parser {
               } else if (k == "port") {
                 base.port = static_cast<uint16_t>(integer(v, k, 1, 65535));
               } else if (k == "address") {
-                base.address = must(IpAddr::parse(str(v, k)), v, k);
+                base.address = host(v, k);
               }
             });
     if (!typed && base.type == CheckType::None && n.size() > 0) bad(n, "type", "missing (tcp, http or https)");
+    // Keys written here that the check in effect would ignore: say so.
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string k = it->first.IsScalar() ? it->first.as<std::string>() : "";
+      bool http = k == "path" || k == "host" || k == "expect_status" || k == "expect_body";
+      bool tls = k == "sni" || k == "verify" || k == "ca_file";
+      if (base.type == CheckType::None && k != "type")
+        note(it->first, k, "means nothing with check type none (no checks run)");
+      else if (base.type == CheckType::Tcp && (http || tls))
+        note(it->first, k, "means nothing for a tcp check (use type: http or https)");
+      else if (base.type == CheckType::Http && tls)
+        note(it->first, k, "means nothing for an http check (use type: https)");
+    }
     if (base.timeout > base.interval) bad(n, "timeout", "must not be longer than interval");
     return base;
   }
@@ -179,8 +239,8 @@ class Parser {
     std::optional<YAML::Node> checkNode;
     mapping(n, "backend", {"address", "weight", "name", "check"}, [&](const std::string& k, const YAML::Node& v) {
       if (k == "address") {
-        b.addr = must(IpAddr::parse(str(v, k)), v, k);
         haveAddr = true;
+        b.addr = host(v, k);
         if (vip.forward == XLB_FWD_L2DSR && b.addr.family != vip.key.ep.addr.family)
           bad(v, k, "an l2dsr VIP's backends must be of its address family");
         if (vip.forward == XLB_FWD_IPIP && !vip.key.ep.addr.isV4() && b.addr.isV4())
@@ -194,6 +254,7 @@ class Parser {
       }
     });
     if (!haveAddr) bad(n, "address", "missing in backend");
+    if (b.addr == IpAddr{}) throw Skip{};  // its address was wrong: reported above
     if (checkNode) b.check = check(*checkNode, vipCheck);
     if (b.name.empty()) b.name = b.addr.str();
     return b;
@@ -219,22 +280,26 @@ class Parser {
             });
     if (!addrNode) bad(n, "address", "missing in vip (ADDR:PORT or [ADDR]:PORT)");
     v.key.ep = must(Endpoint::parse(str(*addrNode, "address")), *addrNode, "address");
+    if (auto why = v.key.ep.addr.unusableReason(); !why.empty())
+      bad(*addrNode, "address", v.key.ep.addr.str() + ": " + why);
     if (protoNode) v.key.proto = must(parseProto(str(*protoNode, "proto")), *protoNode, "proto");
     CheckSpec vipCheck;
     if (checkNode) vipCheck = check(*checkNode, CheckSpec{});
     if (!backendsNode) bad(n, "backends", "missing in vip");
     if (!backendsNode->IsSequence()) bad(*backendsNode, "backends", "must be a list");
     std::set<IpAddr> seen;
-    for (const auto& b : *backendsNode) {
-      auto be = backend(b, v, vipCheck);
-      if (!seen.insert(be.addr).second) bad(b, "address", "backend " + be.addr.str() + " is listed twice in this VIP");
-      v.backends.push_back(std::move(be));
-    }
+    for (const auto& b : *backendsNode)
+      guard([&] {
+        auto be = backend(b, v, vipCheck);
+        if (!seen.insert(be.addr).second) bad(b, "address", "backend " + be.addr.str() + " is listed twice in this VIP");
+        v.backends.push_back(std::move(be));
+      });
     return v;
   }
 
   Config top(const YAML::Node& root) const {
     Config c;
+    std::optional<YAML::Node> limitsNode;
     c.file = file_;
     c.metricsListen = *Endpoint::parse("127.0.0.1:9120");
     if (!root || root.IsNull()) bad(root, "vips", "the file is empty");
@@ -257,13 +322,14 @@ class Parser {
                   } else if (mk == "max_connections") {
                     c.metricsMaxConnections = static_cast<uint32_t>(integer(mv, mk, 1, 4096));
                   } else if (mk == "timeout") {
-                    c.metricsTimeout = duration(mv, mk);
+                    c.metricsTimeout = duration(mv, mk, Millis(100), Millis(600 * 1000));
                   } else {
                     c.metricsPath = str(mv, mk);
                     if (c.metricsPath.empty() || c.metricsPath[0] != '/') bad(mv, mk, "must start with /");
                   }
                 });
               } else if (k == "limits") {
+                limitsNode = v;
                 mapping(v, "limits", {"ring_size", "max_vips", "max_backends", "max_flows"},
                         [&](const std::string& lk, const YAML::Node& lv) {
                           auto n = static_cast<uint32_t>(integer(lv, lk, 1, 1u << 30));
@@ -275,11 +341,13 @@ class Parser {
               } else if (k == "encap") {
                 mapping(v, "encap", {"ipv4_source", "ipv6_source"}, [&](const std::string& ek, const YAML::Node& ev) {
                   auto p = must(Prefix::parse(str(ev, ek)), ev, ek);
-                  (ek == "ipv4_source" ? c.load.encap4 : c.load.encap6) = p;
+                  bool v4 = ek == "ipv4_source";
+                  if (p.addr.isV4() != v4) bad(ev, ek, std::string("must be an ") + (v4 ? "IPv4" : "IPv6") + " prefix");
+                  (v4 ? c.load.encap4 : c.load.encap6) = p;
                 });
               } else if (k == "interfaces") {
                 if (!v.IsSequence()) bad(v, k, "must be a list");
-                for (const auto& i : v) {
+                for (const auto& i : v) guard([&] {
                   InterfaceConfig ic;
                   ic.line = i.Mark().line + 1;
                   mapping(i, "interface", {"name", "mode"}, [&](const std::string& ik, const YAML::Node& iv) {
@@ -289,46 +357,85 @@ class Parser {
                   if (ic.name.empty()) bad(i, "name", "missing in interface");
                   for (const auto& o : c.interfaces)
                     if (o.name == ic.name) bad(i, "name", "interface " + ic.name + " is listed twice");
+                  if (ic.name.size() >= 16 || ic.name.find_first_of("/ \t") != std::string::npos)
+                    bad(i, "name", "'" + ic.name + "' is not an interface name");
                   c.interfaces.push_back(ic);
-                }
+                });
               } else if (k == "vips") {
                 if (!v.IsSequence()) bad(v, k, "must be a list");
-                for (const auto& x : v) {
+                for (const auto& x : v) guard([&] {
                   auto vc = vip(x);
                   for (const auto& o : c.vips)
                     if (o.key == vc.key)
                       bad(x, "address", "duplicate VIP " + vc.key.str() + " (first at line " + std::to_string(o.line) + ")");
                   c.vips.push_back(std::move(vc));
-                }
+                });
               }
             });
-    if (c.interfaces.empty()) bad(root, "interfaces", "missing: name at least one interface to attach to");
+    if (c.interfaces.empty() && !root["interfaces"]) note(root, "interfaces", "missing: name at least one interface to attach to");
+    // What the first attach would refuse, refused here with a line.
+    YAML::Node at = limitsNode ? *limitsNode : root;
+    if (auto m = makeMeta(c.load); !m) {
+      note(at, "limits", m.error().message);
+    } else {
+      size_t backends = 0;
+      for (const auto& v : c.vips) backends += v.backends.size();
+      if (c.vips.size() > m->max_vips)
+        note(at, "limits", std::to_string(c.vips.size()) + " VIPs, but max_vips is " + std::to_string(m->max_vips));
+      if (backends > m->max_backends - 1)
+        note(at, "limits", std::to_string(backends) + " backends, but max_backends " +
+                               std::to_string(m->max_backends) + " holds " + std::to_string(m->max_backends - 1));
+    }
     return c;
   }
 
  private:
   std::string file_;
+  mutable std::vector<std::string> errors_;
 };
 
 }  // namespace
 
 Result<Config> parseConfig(const std::string& text, const std::string& file) {
   Parser p(file);
+  std::optional<Config> c;
   try {
-    return p.top(YAML::Load(text));
-  } catch (const Bad& b) {
-    return fail(0, b.text);
+    p.guard([&] { c = p.top(YAML::Load(text)); });
   } catch (const YAML::Exception& e) {
     return fail(0, file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
+  if (p.errors().empty() && c) return std::move(*c);
+  // Every error, one per line, in the order of the file.
+  std::string all;
+  for (const auto& e : p.errors()) all += (all.empty() ? "" : "\n") + e;
+  return fail(0, all);
 }
 
 Result<Config> loadConfig(const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return fail(errno, "cannot read " + file);
+  if (S_ISDIR(st.st_mode)) return fail(0, file + " is a directory, not a config file");
+  if (!S_ISREG(st.st_mode)) return fail(0, file + " is not a regular file (a device, pipe or socket): give a YAML file");
+  if (st.st_size > kMaxConfigBytes)
+    return fail(0, file + " is " + std::to_string(st.st_size) + " bytes; a config may have at most " +
+                       std::to_string(kMaxConfigBytes / (1024 * 1024)) + " MiB");
   std::ifstream in(file);
   if (!in) return fail(errno, "cannot read " + file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parseConfig(ss.str(), file);
+  std::string text(static_cast<size_t>(kMaxConfigBytes) + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > static_cast<size_t>(kMaxConfigBytes)) return fail(0, file + " grew beyond the limit while read");
+  return parseConfig(text, file);
+}
+
+Result<void> checkHost(const Config& c) {
+  std::string all;
+  for (const auto& i : c.interfaces)
+    if (!if_nametoindex(i.name.c_str()))
+      all += (all.empty() ? "" : "\n") + c.file + ":" + std::to_string(i.line) + ": name: interface '" + i.name +
+             "' not found on this host (see: ip link)";
+  if (!all.empty()) return fail(0, all);
+  return {};
 }
 
 }  // namespace xlb

@@ -365,9 +365,7 @@ Result<json> Daemon::reload() {
   if (nc->pinPath != cfg_.pinPath) return bad(cfg_.file + ": pin_path changed: restart xlbd to move the instance");
   if (nc->controlSocket != cfg_.controlSocket)
     return bad(cfg_.file + ": control_socket changed: restart xlbd to move it");
-  for (const auto& i : nc->interfaces)
-    if (!if_nametoindex(i.name.c_str()))
-      return bad(cfg_.file + ":" + std::to_string(i.line) + ": name: interface '" + i.name + "' not found");
+  if (auto h = checkHost(*nc); !h) return bad(h.error().message);
   if (auto r = checkCapacity(*nc, dp_->meta()); !r) return bad(r.error().message);
 
   warnLimits(*nc, dp_->meta());
