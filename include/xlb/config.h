@@ -76,6 +76,7 @@ struct Config {
   std::string file;  // where it was read from
   std::string pinPath = kDefaultPinDir;
   std::string controlSocket = "/run/xlb/xlbd.sock";
+  std::string stateDir;  // operator states; empty: $STATE_DIRECTORY, else /var/lib/xlb
   std::optional<Endpoint> metricsListen;  // unset: no metrics server
   std::string metricsPath = "/metrics";
   uint32_t metricsMaxConnections = 64;  // more at once are closed at once

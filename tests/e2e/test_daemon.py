@@ -216,6 +216,97 @@ class DaemonCase(unittest.TestCase):
         self.assertRegex(metrics, r'xlb_server_connections_rejected_total\{server="metrics"\} [1-9]')
         print("xlbd at %.1f%% of a core; %s" % (cpu * 100, res))
 
+    def test_systemd_notifications_ready_reload_and_watchdog(self):
+        import socket
+        import threading
+        lab = self.lab
+        lab.start_backends()
+        cfg = lab.xlbd_config()
+        path = os.path.join(lab.run_dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(0.2)
+        self.addCleanup(sock.close)
+        got, stop = [], threading.Event()
+
+        def listen():
+            while not stop.is_set():
+                try:
+                    got.append((time.monotonic(), sock.recv(4096).decode()))
+                except socket.timeout:
+                    pass
+        t = threading.Thread(target=listen, daemon=True)
+        t.start()
+        self.addCleanup(stop.set)
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+        lab.start_xlbd(cfg, env=env)
+        ready = [m for _, m in got if "READY=1" in m]
+        self.assertEqual(len(ready), 1, got)
+        self.assertIn("STATUS=running: 1 VIPs", ready[0])
+        # Ready means attached and synced: the VIP and its backends are in the maps.
+        vips = json.loads(lab.xlbctl("vip", "list", "--json").stdout)
+        self.assertEqual(len(vips[0]["backends"]), 3)
+        n0 = len([m for _, m in got if m == "WATCHDOG=1"])
+        time.sleep(1.3)
+        pings = len([m for _, m in got if m == "WATCHDOG=1"]) - n0
+        self.assertGreaterEqual(pings, 5, "WATCHDOG=1 every 200 ms asked, %d in 1.3 s" % pings)
+
+        # The unit's ExecReload: fails with file:line on a broken file, and
+        # systemd sees RELOADING then READY around it.
+        sock_path = os.path.join(lab.run_dir, "xlbd.sock")
+        with open(cfg) as f:
+            good = f.read()
+        with open(cfg, "w") as f:
+            f.write(good.replace("forward: l2dsr", "forward: nat"))
+        mark = len(got)
+        r = lab.xlbctl("--socket", sock_path, "reload", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:13: forward: invalid forwarding mode 'nat'" % cfg, r.stderr)
+        time.sleep(0.3)
+        after = [m for _, m in got[mark:] if m != "WATCHDOG=1"]
+        self.assertTrue(after and after[0].startswith("RELOADING=1\nMONOTONIC_USEC="), after)
+        self.assertTrue(any("READY=1" in m and "rejected" in m for m in after[1:]), after)
+        with open(cfg, "w") as f:
+            f.write(good)
+        mark = len(got)
+        lab.xlbctl("--socket", sock_path, "reload")
+        time.sleep(0.3)
+        after = [m for _, m in got[mark:] if m != "WATCHDOG=1"]
+        self.assertTrue(any("READY=1\nSTATUS=running generation 2" == m for m in after), after)
+
+    def test_operator_weight_is_kept_across_restarts(self):
+        cfg = self.start()
+        lab = self.lab
+        ep = "%s:80" % xlblab.VIP4
+        out = lab.xlbctl("backend", "weight", ep, lab.addr4("b1"), "3").stdout
+        self.assertIn("weight 3 (configured 1)", out)
+        h = lab.health()[lab.addr4("b1")]
+        self.assertEqual((h["weight"], h["config_weight"]), (3, 1))
+        vip = json.loads(lab.xlbctl("vip", "list", "--json").stdout)[0]
+        self.assertEqual({b["address"]: b["weight"] for b in vip["backends"]}[lab.addr4("b1")], 3)
+        self.assertIn("3, configured 1", lab.xlbctl("vip", "list").stdout)
+        res = lab.requests(xlblab.VIP4, 200)
+        self.assertGreater(res["nodes"].get("b1", 0), 80, res["nodes"])  # 3/5 of 200 expected
+        # Out of range: refused by xlbctl and by xlbd alike.
+        r = lab.xlbctl("backend", "weight", ep, lab.addr4("b1"), "70000", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("out of range", r.stderr)
+        # Restarted: the weight is still the operator's, read from the state directory.
+        lab.xlbd.send_signal(signal.SIGTERM)
+        lab.xlbd.wait(timeout=5)
+        with open(os.path.join(lab.run_dir, "state", "operator-states.json")) as f:
+            saved = json.load(f)
+        self.assertEqual(saved["%s/tcp" % ep][lab.addr4("b1")]["weight"], 3)
+        lab.start_xlbd(cfg)
+        self.assertEqual(lab.health()[lab.addr4("b1")]["weight"], 3)
+        self.assertIn('xlb_backend_weight{vip="%s",proto="tcp",backend="%s",name="b1"} 3' % (ep, lab.addr4("b1")),
+                      lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout)
+        # Back to the config's weight: the override is gone.
+        lab.xlbctl("backend", "weight", ep, lab.addr4("b1"), "1")
+        self.assertEqual(lab.health()[lab.addr4("b1")]["weight"], 1)
+        with open(os.path.join(lab.run_dir, "state", "operator-states.json")) as f:
+            self.assertEqual(json.load(f), {})
+
     def test_https_checks_verify_off_passes_verify_on_reports_tls_error(self):
         lab = self.lab
         d = tempfile.mkdtemp(prefix="xlbtls", dir=lab.run_dir if os.path.isdir(lab.run_dir) else None)
@@ -310,7 +401,7 @@ class DaemonCase(unittest.TestCase):
             f.write(good.replace("    proto: tcp\n", "    proto: tcp\n    weigth: 2\n", 1))
         r = lab.xlbctl("reload", check=False)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("%s:12: weigth: unknown key in vip" % cfg, r.stderr)
+        self.assertIn("%s:13: weigth: unknown key in vip" % cfg, r.stderr)
         self.assertEqual(snapshot(), (vips0, flows0))
         self.assertEqual(json.loads(lab.xlbctl("config", "show").stdout)["generation"], 1)
         res = lab.requests(xlblab.VIP4, 30)
@@ -398,7 +489,7 @@ class DaemonCase(unittest.TestCase):
             f.write(text.replace("forward: l2dsr", "forward: nat"))
         r = xlblab.run([xlbd, "--check-config", bad], check=False)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("%s:12: forward: invalid forwarding mode 'nat'" % bad, r.stderr)
+        self.assertIn("%s:13: forward: invalid forwarding mode 'nat'" % bad, r.stderr)
 
     def test_all_backends_down_drops_and_counts_unless_send_to_all(self):
         lab = self.lab

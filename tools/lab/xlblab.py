@@ -211,6 +211,7 @@ class Lab:
             "# xlbd on the lab (written by xlblab.py)",
             "pin_path: %s/lb" % self.pin,
             "control_socket: %s/xlbd.sock" % self.run_dir,
+            "state_dir: %s/state" % self.run_dir,
             "metrics: {listen: 127.0.0.1:9120}",
             "limits: {ring_size: 65537}",
             "encap: {ipv4_source: %s, ipv6_source: %s}" % (ENCAP4, ENCAP6),
@@ -230,7 +231,7 @@ class Lab:
             f.write("\n".join(lines) + "\n" + extra)
         return path
 
-    def start_xlbd(self, config, *args, wait=True, wrap=()):
+    def start_xlbd(self, config, *args, wait=True, wrap=(), env=None):
         """Starts xlbd in the load balancer's namespace; its log goes to
         run_dir/xlbd.log. Waits until its control socket answers. wrap: a
         command that execs xlbd (prlimit ...), so the pid stays xlbd's."""
@@ -239,7 +240,7 @@ class Lab:
             p = subprocess.Popen(self.nsenter("lb") + list(wrap) +
                                  [os.path.join(self.build, "userspace", "daemon", "xlbd"), "--config", config] +
                                  list(args),
-                                 stdout=log, stderr=log)
+                                 stdout=log, stderr=log, env=env)
         p.lab_name = "xlbd"
         self.procs.append(p)
         self.xlbd = p

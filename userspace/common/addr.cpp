@@ -103,15 +103,8 @@ Result<Endpoint> Endpoint::parse(std::string_view text) {
 }
 
 std::string Endpoint::str() const {
-  // Appended, not `"[" + std::string&&`: GCC 12 at -O3 warns falsely (-Wrestrict)
-  // on that form (GCC bug 105329).
-  std::string s;
-  if (!addr.isV4()) s += '[';
-  s += addr.str();
-  if (!addr.isV4()) s += ']';
-  s += ':';
-  s += std::to_string(port);
-  return s;
+  return addr.isV4() ? addr.str() + ":" + std::to_string(port)
+                     : "[" + addr.str() + "]:" + std::to_string(port);
 }
 
 Result<Prefix> Prefix::parse(std::string_view text) {

@@ -304,9 +304,11 @@ class Parser {
     c.metricsListen = *Endpoint::parse("127.0.0.1:9120");
     if (!root || root.IsNull()) bad(root, "vips", "the file is empty");
     mapping(root, "the top level",
-            {"pin_path", "control_socket", "metrics", "initial_state", "limits", "encap", "interfaces", "vips"},
+            {"pin_path", "control_socket", "state_dir", "metrics", "initial_state", "limits", "encap", "interfaces",
+             "vips"},
             [&](const std::string& k, const YAML::Node& v) {
               if (k == "pin_path") c.pinPath = str(v, k);
+              else if (k == "state_dir") c.stateDir = str(v, k);
               else if (k == "control_socket") c.controlSocket = str(v, k);
               else if (k == "initial_state") {
                 std::string s = str(v, k);

@@ -12,21 +12,14 @@
 #include <fstream>
 #include <set>
 
+#include "notify.h"
 #include "servers.h"
 #include "xlb/forwarding.h"
-#include "xlb/log.h"
+#include "log.h"
 
 namespace xlb {
 
 using nlohmann::json;
-
-const char* adminName(Admin a) {
-  switch (a) {
-    case Admin::Disabled: return "disabled";
-    case Admin::Drain: return "drain";
-    default: return "enabled";
-  }
-}
 
 namespace {
 
@@ -35,12 +28,6 @@ namespace {
 constexpr size_t kControlMaxConnections = 16;
 constexpr std::chrono::milliseconds kControlTimeout{5000};
 
-std::optional<Admin> parseAdmin(const std::string& s) {
-  if (s == "enabled" || s == "enable") return Admin::Enabled;
-  if (s == "disabled" || s == "disable") return Admin::Disabled;
-  if (s == "drain") return Admin::Drain;
-  return std::nullopt;
-}
 
 std::string label(const VipKey& v, const IpAddr& b) { return v.str() + " backend " + b.str(); }
 
@@ -151,7 +138,7 @@ std::vector<DesiredBackend> Daemon::desired(const Vip& v) const {
   for (const auto& b : v.backends) {
     DesiredBackend d;
     d.addr = b->cfg.addr;
-    d.weight = b->admin == Admin::Drain ? 0 : b->cfg.weight;
+    d.weight = b->admin == Admin::Drain ? 0 : b->weight();
     bool healthDown = !b->up() && !(v.cfg.allDown == AllDown::SendToAll && !anyUp);
     d.down = b->admin == Admin::Disabled || healthDown;
     out.push_back(d);
@@ -180,7 +167,8 @@ Result<SyncResult> Daemon::apply(const VipKey& key) {
     log::info(key.str() + ": ring rebuilt with " + std::to_string(live) + " of " + std::to_string(want.size()) +
               " backends in " + std::to_string(static_cast<int>(s * 1e6)) + " us" +
               (r->flowsRemoved ? ", " + std::to_string(r->flowsRemoved) + " flows of removed or down backends deleted" : "") +
-              (live == 0 ? "; no backend takes new flows: they are dropped" : ""));
+              (live == 0 ? "; no backend takes new flows: they are dropped" : ""),
+              {{"VIP", key.str()}});
   }
   return r;
 }
@@ -211,46 +199,25 @@ asio::awaitable<void> Daemon::checkLoop(std::shared_ptr<Backend> b) {
     if (t) {
       ++transitions_;
       log::info(label(b->vip, b->cfg.addr) + " (" + b->cfg.name + ") is " + (t->up ? "up" : "down") + ": " +
-                t->reason);
+                    t->reason,
+                {{"VIP", b->vip.str()}, {"BACKEND", b->cfg.addr.str()}, {"BACKEND_NAME", b->cfg.name},
+                 {"STATE", t->up ? "up" : "down"}});
       apply(b->vip);
     }
     if (next < Clock::now()) next = Clock::now();
   }
 }
 
-// Operator decisions (enable/disable/drain) outlive restarts: a small JSON
-// file next to the control socket.
-static std::string adminFile(const Config& c) {
-  return (std::filesystem::path(c.controlSocket).parent_path() / "xlbd-admin.json").string();
-}
-
-void Daemon::saveAdmin() const {
-  json j = json::object();
+void Daemon::saveOperatorStates() const {
+  OperatorChoices all;
   for (const auto& [k, v] : vips_)
-    for (const auto& b : v.backends)
-      if (b->admin != Admin::Enabled) j[k.str()][b->cfg.addr.str()] = adminName(b->admin);
-  std::string path = adminFile(cfg_), tmp = path + ".tmp";
-  std::ofstream out(tmp);
-  out << j.dump(2) << "\n";
-  out.close();
-  std::error_code ec;
-  if (!out || (std::filesystem::rename(tmp, path, ec), ec))
-    log::warn("cannot save the operator's backend states to " + path +
-              (ec ? ": " + ec.message() : std::string()) + " (they will not survive a restart)");
-}
-
-std::map<std::string, std::map<std::string, std::string>> Daemon::loadAdmin() const {
-  std::map<std::string, std::map<std::string, std::string>> out;
-  std::ifstream in(adminFile(cfg_));
-  if (!in) return out;
-  try {
-    json j = json::parse(in);
-    for (auto& [vip, bs] : j.items())
-      for (auto& [be, st] : bs.items()) out[vip][be] = st.get<std::string>();
-  } catch (const std::exception& e) {
-    log::warn("ignoring " + adminFile(cfg_) + ": " + e.what());
-  }
-  return out;
+    for (const auto& b : v.backends) {
+      OperatorChoice ch{b->admin, b->weightOverride};
+      if (!ch.empty()) all[k.str()][b->cfg.addr.str()] = ch;
+    }
+  if (auto r = saveOperatorChoices(cfg_, all); !r)
+    log::warn("cannot save the operator's backend states: " + r.error().describe() +
+              " (they will not survive a restart)");
 }
 
 Result<void> Daemon::start() {
@@ -277,7 +244,7 @@ Result<void> Daemon::start() {
   for (const auto& v : *existing) vipById[v.id] = v.key;
   if (auto bs = dp_->backends(); bs)
     for (const auto& b : *bs) wasUp[{vipById[b.vipId], b.addr}] = !b.down;
-  auto admin = loadAdmin();
+  auto choices = loadOperatorChoices(cfg_);
 
   for (const auto& v : *existing) {
     bool keep = std::any_of(cfg_.vips.begin(), cfg_.vips.end(), [&](const VipConfig& c) { return c.key == v.key; });
@@ -293,8 +260,10 @@ Result<void> Daemon::start() {
       std::optional<bool> up;
       if (auto w = wasUp.find({vc.key, bc.addr}); w != wasUp.end()) up = w->second;
       auto b = makeBackend(vc.key, bc, up);
-      if (auto a = admin[vc.key.str()].find(bc.addr.str()); a != admin[vc.key.str()].end())
-        if (auto x = parseAdmin(a->second)) b->admin = *x;
+      if (auto a = choices[vc.key.str()].find(bc.addr.str()); a != choices[vc.key.str()].end()) {
+        b->admin = a->second.admin;
+        b->weightOverride = a->second.weight;
+      }
       v.backends.push_back(b);
     }
     vips_[vc.key] = std::move(v);
@@ -319,6 +288,7 @@ Result<void> Daemon::start() {
   }
   for (auto& [k, v] : vips_)
     for (auto& b : v.backends) startCheck(b);
+  notify::ready("running: " + std::to_string(vips_.size()) + " VIPs, control socket " + cfg_.controlSocket);
   log::info("running: " + std::to_string(vips_.size()) + " VIPs from " + cfg_.file + ", control socket " +
             cfg_.controlSocket +
             (cfg_.metricsListen ? ", metrics on http://" + cfg_.metricsListen->str() + cfg_.metricsPath : ""));
@@ -354,11 +324,14 @@ Result<void> Daemon::removeVip(const VipKey& key) {
 }
 
 Result<json> Daemon::reload() {
+  notify::reloading("reloading " + cfg_.file);
   auto nc = loadConfig(cfg_.file);
   auto bad = [&](const std::string& m) -> Result<json> {
     ++reloadsFailed_;
     lastReloadError_ = m;
     log::error("reload rejected, nothing changed: " + m);
+    notify::ready("running generation " + std::to_string(generation_) + "; the last reload was rejected: " +
+                  m.substr(0, m.find('\n')));
     return fail(0, m);
   };
   if (!nc) return bad(nc.error().describe());
@@ -420,7 +393,10 @@ Result<json> Daemon::reload() {
         old->alive = false;
       }
       auto b = makeBackend(vc.key, bc, up ? up : std::optional<bool>(oldStartUp));
-      if (old) b->admin = old->admin;
+      if (old) {
+        b->admin = old->admin;
+        b->weightOverride = old->weightOverride;
+      }
       v.backends.push_back(b);
       startCheck(b);
     }
@@ -436,7 +412,8 @@ Result<json> Daemon::reload() {
   ++generation_;
   ++reloadsOk_;
   lastReloadError_.clear();
-  saveAdmin();
+  saveOperatorStates();
+  notify::ready("running generation " + std::to_string(generation_));
   log::info("reloaded " + cfg_.file + " (generation " + std::to_string(generation_) + "): " +
             (changes.empty() ? std::string("no changes") : changes.dump()));
   return json{{"generation", generation_}, {"changes", changes}};
@@ -464,7 +441,8 @@ json Daemon::healthJson() const {
   for (const auto& [k, v] : vips_) {
     json bs = json::array();
     for (const auto& b : v.backends) {
-      json j{{"address", b->cfg.addr.str()}, {"name", b->cfg.name}, {"weight", b->cfg.weight},
+      json j{{"address", b->cfg.addr.str()}, {"name", b->cfg.name}, {"weight", b->weight()},
+             {"config_weight", b->cfg.weight},
              {"admin", adminName(b->admin)}, {"check", checkTypeName(b->cfg.check.type)},
              {"state", b->up() ? "up" : "down"}};
       if (b->health) {
@@ -555,15 +533,27 @@ json Daemon::handle(const json& req) {
       std::string err;
       auto b = find(req.value("vip", ""), req.value("proto", "tcp"), req.value("backend", ""), err);
       if (!b) return error(err);
-      auto a = parseAdmin(req.value("action", ""));
-      if (!a) return error("unknown action '" + req.value("action", "") + "' (use enable, disable or drain)");
-      b->admin = *a;
-      saveAdmin();
-      log::info(label(b->vip, b->cfg.addr) + ": administratively " + adminName(*a));
+      std::string action = req.value("action", "");
+      if (action == "weight") {
+        if (!req.contains("weight") || !req["weight"].is_number_unsigned() || req["weight"].get<uint64_t>() > kMaxWeight)
+          return error("weight must be a number from 0 to " + std::to_string(kMaxWeight));
+        auto w = static_cast<uint32_t>(req["weight"].get<uint64_t>());
+        // The config's own weight again: the override goes.
+        if (w == b->cfg.weight) b->weightOverride.reset();
+        else b->weightOverride = w;
+        log::info(label(b->vip, b->cfg.addr) + ": weight " + std::to_string(w) + " (configured " +
+                  std::to_string(b->cfg.weight) + ")");
+      } else {
+        auto a = parseAdmin(action);
+        if (!a) return error("unknown action '" + action + "' (use enable, disable, drain or weight)");
+        b->admin = *a;
+        log::info(label(b->vip, b->cfg.addr) + ": administratively " + adminName(*a));
+      }
+      saveOperatorStates();
       auto r = apply(b->vip);
       if (!r) return error(r.error().describe());
-      return {{"ok", true}, {"admin", adminName(*a)}, {"state", b->up() ? "up" : "down"},
-              {"flows_removed", r->flowsRemoved}};
+      return {{"ok", true}, {"admin", adminName(b->admin)}, {"state", b->up() ? "up" : "down"},
+              {"weight", b->weight()}, {"config_weight", b->cfg.weight}, {"flows_removed", r->flowsRemoved}};
     }
   } catch (const std::exception& e) {
     return error(std::string("bad request: ") + e.what());

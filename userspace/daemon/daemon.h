@@ -17,11 +17,10 @@
 #include "xlb/neigh.h"
 
 #include "guard.h"
+#include "opstate.h"
 
 namespace xlb {
 
-enum class Admin { Enabled, Disabled, Drain };
-const char* adminName(Admin a);
 
 struct DaemonOptions {
   bool detachOnExit = false;
@@ -51,6 +50,8 @@ class Daemon {
     BackendConfig cfg;
     std::unique_ptr<HealthTracker> health;  // null: no check, always up
     Admin admin = Admin::Enabled;
+    std::optional<uint32_t> weightOverride;  // xlbctl backend weight
+    uint32_t weight() const { return weightOverride.value_or(cfg.weight); }
     bool alive = true;  // false once removed: its check loop ends
     bool up() const { return !health || health->up(); }
   };
@@ -68,8 +69,7 @@ class Daemon {
   Result<void> removeVip(const VipKey& vip);
   std::shared_ptr<Backend> find(const std::string& vip, const std::string& proto, const std::string& backend,
                                 std::string& err);
-  void saveAdmin() const;
-  std::map<std::string, std::map<std::string, std::string>> loadAdmin() const;
+  void saveOperatorStates() const;
   nlohmann::json healthJson() const;
   nlohmann::json configJson() const;
   nlohmann::json interfacesJson() const;
@@ -95,6 +95,8 @@ class Daemon {
   uint64_t ringUpdates_ = 0, transitions_ = 0;
   double ringUpdateSecondsSum_ = 0, ringUpdateSecondsLast_ = 0;
   std::string lastReloadError_;
+  size_t flowCount_ = 0;
+  std::optional<Clock::time_point> flowCountAt_;
 };
 
 }  // namespace xlb

@@ -8,7 +8,7 @@
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
-#include "xlb/log.h"
+#include "log.h"
 
 namespace xlb {
 
@@ -112,7 +112,7 @@ void DataplaneGuard::checkPins() {
 void DataplaneGuard::check(Iface& i) {
   int now = static_cast<int>(if_nametoindex(i.name.c_str()));
   auto problem = [&](const std::string& p) {
-    if (p != i.problem) log::error(p);
+    if (p != i.problem) log::error(p, {{"INTERFACE", i.name}});
     i.problem = p;
     i.attached = false;
   };
@@ -135,14 +135,16 @@ void DataplaneGuard::check(Iface& i) {
                    " xdp off) and xlbd attaches xlb_xdp again");
   }
   log::error("xlb_xdp (program id " + std::to_string(i.progId) + ") left " + i.name +
-             ": someone detached it; attaching it again");
+                 ": someone detached it; attaching it again",
+             {{"INTERFACE", i.name}});
   if (auto r = reattach(i.prog.get(), i.ifindex, i.mode); !r)
     return problem(i.name + ": cannot attach xlb_xdp again: " + r.error().describe());
   if (auto r = dp_.addTxPort(i.ifindex); !r) log::error(i.name + ": " + r.error().describe());
   ++i.reattaches;
   i.attached = true;
   i.problem.clear();
-  log::info("xlb_xdp (program id " + std::to_string(i.progId) + ") attached to " + i.name + " again");
+  log::info("xlb_xdp (program id " + std::to_string(i.progId) + ") attached to " + i.name + " again",
+            {{"INTERFACE", i.name}});
 }
 
 }  // namespace xlb

@@ -8,7 +8,8 @@
 
 #include "clidoc.h"
 #include "daemon.h"
-#include "xlb/log.h"
+#include "notify.h"
+#include "log.h"
 
 using namespace xlb;
 
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
     log::error(r.error().describe());
     return 1;
   }
+  notify::startWatchdog(io);
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const std::error_code&, int)> onSignal = [&](const std::error_code& ec, int sig) {
     if (ec) return;

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Prometheus text exposition of xlbd's view: data-plane counters from the
 // maps, health from the checkers, config and ring-update figures.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iterator>
 #include <sstream>
 
 #include "daemon.h"
@@ -30,6 +37,42 @@ struct Family {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   }
 };
+
+// The process_* families every Prometheus exporter has.
+void processMetrics(std::ostringstream& o) {
+  long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+  std::ifstream statFile("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(statFile)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::vector<std::string> f((std::istream_iterator<std::string>(rest)), std::istream_iterator<std::string>());
+  // Fields after the command: state is [0], utime [11], stime [12], starttime [19], rss [21].
+  if (f.size() > 21 && tick > 0) {
+    Family(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
+    o << "process_cpu_seconds_total " << (std::stod(f[11]) + std::stod(f[12])) / tick << "\n";
+    Family(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    o << "process_resident_memory_bytes " << std::stoll(f[21]) * page << "\n";
+    std::ifstream procStat("/proc/stat");
+    std::string key;
+    long long btime = 0;
+    while (procStat >> key)
+      if (key == "btime" && procStat >> btime) break;
+    Family(o, "process_start_time_seconds", "gauge", "Start time of the process since the epoch in seconds.");
+    o << "process_start_time_seconds " << std::fixed << std::setprecision(2)
+      << static_cast<double>(btime) + std::stod(f[19]) / tick << std::defaultfloat << "\n";
+  }
+  std::error_code ec;
+  size_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    ++fds;
+  Family(o, "process_open_fds", "gauge", "Number of open file descriptors.");
+  o << "process_open_fds " << fds << "\n";
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    Family(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    o << "process_max_fds " << rl.rlim_cur << "\n";
+  }
+}
 
 }  // namespace
 
@@ -89,6 +132,17 @@ std::string Daemon::metrics() {
   lb("bytes_total", "Bytes forwarded by xlb_xdp.", &LbCounters::bytes);
   lb("new_flows_total", "Flows assigned by the Maglev ring.", &LbCounters::newFlows);
 
+  Family(o, "xlb_backend_weight", "gauge", "The backend's weight now (the config's, or one set with xlbctl backend weight).");
+  for (const auto& r : beRows) o << "xlb_backend_weight{" << r.beLabels << "} " << r.be->weight() << "\n";
+  Family(o, "xlb_backend_last_change_timestamp_seconds", "gauge", "When the backend last went up or down (or xlbd started).");
+  {
+    auto wallNow = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& r : beRows)
+      if (r.be->health)
+        o << "xlb_backend_last_change_timestamp_seconds{" << r.beLabels << "} " << std::fixed << std::setprecision(3)
+          << wallNow - std::chrono::duration<double>(Clock::now() - r.be->health->since()).count()
+          << std::defaultfloat << "\n";
+  }
   Family(o, "xlb_backend_up", "gauge", "1 when the backend passes its health check (or has none).");
   for (const auto& r : beRows) o << "xlb_backend_up{" << r.beLabels << "} " << (r.be->up() ? 1 : 0) << "\n";
   Family(o, "xlb_backend_admin_state", "gauge", "The operator's state for the backend (enabled, disabled, drain).");
@@ -105,6 +159,16 @@ std::string Daemon::metrics() {
   Family(o, "xlb_backend_check_failures_total", "counter", "Health checks failed.");
   for (const auto& r : beRows)
     if (r.be->health) o << "xlb_backend_check_failures_total{" << r.beLabels << "} " << r.be->health->failures() << "\n";
+
+  // Counting the flow table walks it: at most every 10 s.
+  if (!flowCountAt_ || Clock::now() - *flowCountAt_ > std::chrono::seconds(10)) {
+    if (auto f = dp_->flows(0)) flowCount_ = f->total;
+    flowCountAt_ = Clock::now();
+  }
+  Family(o, "xlb_flow_table_entries", "gauge", "Flows in the flow table (counted at most every 10 s).");
+  o << "xlb_flow_table_entries " << flowCount_ << "\n";
+  Family(o, "xlb_flow_table_capacity", "gauge", "Flows the table holds before the least recently used go.");
+  o << "xlb_flow_table_capacity " << dp_->meta().max_flows << "\n";
 
   if (guard_) {
     Family(o, "xlb_dataplane_attached", "gauge", "1 while xlb_xdp is attached to the interface.");
@@ -151,6 +215,9 @@ std::string Daemon::metrics() {
     << reloadsFailed_ << "\n";
   Family(o, "xlb_config_last_reload_ok", "gauge", "0 when the last reload was rejected.");
   o << "xlb_config_last_reload_ok " << (lastReloadError_.empty() ? 1 : 0) << "\n";
+  Family(o, "xlb_build_info", "gauge", "xlbd's version and the data plane ABI it speaks.");
+  o << "xlb_build_info{version=\"" << XLB_VERSION << "\",abi=\"" << XLB_ABI_VERSION << "\"} 1\n";
+  processMetrics(o);
   return o.str();
 }
 

@@ -13,7 +13,7 @@
 
 #include "xlb/control.h"
 #include "xlb/fd.h"
-#include "xlb/log.h"
+#include "log.h"
 
 namespace xlb {
 
