@@ -301,6 +301,12 @@ class DaemonCase(unittest.TestCase):
         self.assertEqual(lab.health()[lab.addr4("b1")]["weight"], 3)
         self.assertIn('xlb_backend_weight{vip="%s",proto="tcp",backend="%s",name="b1"} 3' % (ep, lab.addr4("b1")),
                       lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout)
+        metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
+        for family in ("xlb_build_info{", "process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                       "process_open_fds ", "process_max_fds ", "process_start_time_seconds ",
+                       "xlb_backend_last_change_timestamp_seconds{", "xlb_flow_table_entries ",
+                       "xlb_flow_table_capacity 262144", 'xlb_dataplane_attached{interface="eth0"} 1'):
+            self.assertIn("\n" + family, metrics)
         # Back to the config's weight: the override is gone.
         lab.xlbctl("backend", "weight", ep, lab.addr4("b1"), "1")
         self.assertEqual(lab.health()[lab.addr4("b1")]["weight"], 1)

@@ -4,8 +4,10 @@ connections from a client through xlb_xdp, in both forwarding modes and
 both address families. Every lab is uniquely named and removed on exit."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -118,6 +120,24 @@ class LabCase(unittest.TestCase):
             r = self.lab.xlbctl(*args, check=False)
             self.assertNotEqual(r.returncode, 0, args)
             self.assertIn(words, r.stderr, "%s: %s" % (args, r.stderr))
+        # Values out of bounds are usage errors (exit 2) that give the range.
+        usage = [
+            (["backend", "add", ep, "--proto", "tcp", "198.18.0.14", "--weight", "4294967295"], "use 0 to 65535"),
+            (["stats", "--watch", "nan"], "use 0.1 to 3600"),
+            (["stats", "--watch", "0"], "use 0.1 to 3600"),
+            (["flows", "list", "--limit", "-1"], "use 1 to 100000000"),
+        ]
+        for args, words in usage:
+            r = self.lab.xlbctl(*args, check=False)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(words, r.stderr, "%s: %s" % (args, r.stderr))
+        for addr, words in (("0.0.0.0", "not a host"), ("224.0.0.1", "multicast"), ("255.255.255.255", "broadcast")):
+            r = self.lab.xlbctl("backend", "add", ep, "--proto", "tcp", addr, check=False)
+            self.assertEqual(r.returncode, 1, addr)
+            self.assertIn(words, r.stderr)
+        r = subprocess.run([os.path.join(BUILD, "userspace", "daemon", "xlbd"), "--no-such-flag"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
         r = self.lab.xlbctl("vip", "list", pin=self.lab.pin + "/nothing", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("not attached", r.stderr)
@@ -205,6 +225,65 @@ class LabCase(unittest.TestCase):
         self.assertEqual(res["failures"], 0, res["errors"])
         self.assertIn("b1", res["nodes"])
         self.assertEqual(lab.stats()["reasons"]["drop_no_neigh"]["packets"], 0)
+
+    def test_operator_views_stats_rates_flows_decap_metrics(self):
+        lab = self.lab
+        ep = lab.setup_xlb("ipip", 4)
+        self.assertEqual(lab.requests(xlblab.VIP4, 30)["failures"], 0)
+        # decap list on a backend: where it runs, for which VIPs, what it did.
+        d = json.loads(lab.xlbctl("decap", "list", "--json", host="b1", pin=lab.pin + "/b1").stdout)
+        self.assertEqual(d["interfaces"], ["eth0"])
+        self.assertEqual(sorted(d["vips"]), sorted([xlblab.VIP4, xlblab.VIP6]))
+        self.assertGreater(d["reasons"]["decap"]["packets"], 0)
+        self.assertIn("xlb_decap on: eth0", lab.xlbctl("decap", "list", host="b1", pin=lab.pin + "/b1").stdout)
+        # flows list: N of M, and each flow's age.
+        text = lab.xlbctl("flows", "list", "--limit", "5").stdout
+        self.assertIn("5 of 30 flows shown (table capacity 262144); --limit N shows more", text)
+        self.assertIn("AGE", text)
+        flows = json.loads(lab.xlbctl("flows", "list", "--json").stdout)
+        self.assertEqual(len(flows), 30)
+        self.assertTrue(all(0 <= f["age_seconds"] < 60 and f["vip_key"] == ep + "/tcp" for f in flows), flows[0])
+        # stats --json: a schema version and a timestamp; the old keys stay.
+        st = lab.stats()
+        self.assertEqual(st["schema"], 2)
+        self.assertLess(abs(st["timestamp"] - time.time()), 30)
+        self.assertEqual(st["vips"][0]["vip"], ep)
+        self.assertEqual(st["vips"][0]["vip_key"], ep + "/tcp")
+        # --watch: rates with units, while traffic flows.
+        bg = subprocess.Popen(lab.client_cmd(xlblab.VIP4, 60, interval=0.02), stdout=subprocess.DEVNULL)
+        self.addCleanup(lambda: bg.poll() is None and bg.kill())
+        time.sleep(0.2)
+        text = lab.xlbctl("stats", "--watch", "0.3", "--count", "2").stdout
+        self.assertEqual(text.count("--- 0.3s ---"), 2, text)
+        self.assertRegex(text, r"tx_flow_new +[0-9.]+ (k )?pps +[0-9.]+ [kM]?bit/s")
+        line = lab.xlbctl("stats", "--watch", "0.3", "--count", "1", "--json").stdout.strip()
+        w = json.loads(line)
+        self.assertAlmostEqual(w["interval_seconds"], 0.3, delta=0.2)
+        self.assertGreater(w["vips"][0]["rates"]["packets_per_second"], 0)
+        self.assertIn("bits_per_second", w["reasons"]["tx_flow_new"])
+        bg.wait(timeout=30)
+
+    def test_lab_down_stops_only_the_labs_own_processes(self):
+        lab = self.lab
+        lab.start_xlbd(lab.xlbd_config())
+        # Look-alikes outside the lab: a process called xlbd and one whose
+        # command line names backend_server.py.
+        decoy_dir = os.path.join(lab.run_dir, "decoy")
+        os.makedirs(decoy_dir)
+        shutil.copy("/bin/sleep", os.path.join(decoy_dir, "xlbd"))
+        decoys = [subprocess.Popen([os.path.join(decoy_dir, "xlbd"), "60"]),
+                  subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "backend_server.py"])]
+        for d in decoys:
+            self.addCleanup(lambda d=d: d.poll() is None and d.kill())
+        ours = list(lab.procs)
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "lab", "xlblab.py"), "--build", BUILD, "down",
+                            lab.id], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("%d processes stopped" % len(ours), r.stdout)
+        for p in ours:
+            self.assertIsNotNone(p.wait(timeout=5), p.args)
+        for d in decoys:
+            self.assertIsNone(d.poll(), "a process outside the lab was stopped: %s" % d.args)
 
     def test_reattach_replaces_program_without_losing_state(self):
         ep = self.lab.setup_xlb("l2dsr", 4)

@@ -143,8 +143,18 @@ class Lab:
                                  stderr=subprocess.DEVNULL)
             p.lab_name = b
             self.procs.append(p)
+            self.save_pids()
         for b in names or self.backend_names():
             self.wait_port(b, 80)
+
+    def save_pids(self):
+        """run_dir/pids: the lab's processes (pid and start time), so that
+        `xlblab.py down TAG` stops exactly them and nothing else."""
+        os.makedirs(self.run_dir, exist_ok=True)
+        live = [{"pid": p.pid, "start": start_time(p.pid), "name": getattr(p, "lab_name", "")}
+                for p in self.procs if p.poll() is None]
+        with open(os.path.join(self.run_dir, "pids"), "w") as f:
+            json.dump(live, f)
 
     def stop_backend(self, name):
         for p in self.procs:
@@ -243,6 +253,7 @@ class Lab:
                                  stdout=log, stderr=log, env=env)
         p.lab_name = "xlbd"
         self.procs.append(p)
+        self.save_pids()
         self.xlbd = p
         if wait:
             stop = time.monotonic() + 15
@@ -279,6 +290,16 @@ class Lab:
                 return time.monotonic()
             time.sleep(0.05)
         raise RuntimeError("backends did not reach %s: %s\n%s" % (want, self.health(), self.xlbd_log()))
+
+
+def start_time(pid):
+    """The kernel's start time of a process (clock ticks after boot): with
+    the pid, it names one process, never a later one that reused the pid."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _signal_exit(signum, frame):
@@ -380,16 +401,28 @@ def demo(args):
 
 
 def down(args):
+    # Only the lab's own processes, by the pids it recorded (checked against
+    # their start times): never a match by name, which would reach
+    # processes outside the lab.
+    stopped = 0
+    try:
+        with open("/run/%s/pids" % args.tag) as f:
+            recorded = json.load(f)
+    except (OSError, ValueError):
+        recorded = []
+    for r in recorded:
+        if start_time(r["pid"]) == r["start"]:
+            try:
+                os.kill(r["pid"], signal.SIGKILL)
+                stopped += 1
+            except ProcessLookupError:
+                pass
     for line in run(["ip", "netns", "list"]).stdout.splitlines():
         name = line.split()[0]
         if name.startswith(args.tag + "-"):
-            subprocess.run(["nsenter", "--net=/run/netns/" + name, "pkill", "-f", "backend_server.py"],
-                           capture_output=True)
-            if name.endswith("-lb"):
-                subprocess.run(["nsenter", "--net=/run/netns/" + name, "pkill", "-x", "xlbd"], capture_output=True)
             run(["ip", "netns", "del", name], check=False)
     subprocess.run(["rm", "-rf", "/sys/fs/bpf/" + args.tag, "/run/" + args.tag])
-    print("lab %s removed" % args.tag)
+    print("lab %s removed (%d processes stopped)" % (args.tag, stopped))
     return 0
 
 

@@ -460,7 +460,8 @@ json Daemon::healthJson() const {
       }
       bs.push_back(j);
     }
-    out.push_back({{"vip", k.str()}, {"forward", forwardName(v.cfg.forward)}, {"backends", bs}});
+    out.push_back({{"vip", k.str()}, {"vip_key", k.str()}, {"endpoint", k.ep.str()}, {"proto", protoName(k.proto)},
+                   {"forward", forwardName(v.cfg.forward)}, {"backends", bs}});
   }
   return out;
 }
