@@ -21,16 +21,6 @@ BUILD = os.environ.get("XLB_BUILD", os.path.join(ROOT, "build"))
 INTERVAL = 0.3  # the lab config's check interval (300ms), rise 2, fall 2
 RISE = FALL = 2
 
-HOLD_CLIENT = r"""
-import http.client, sys
-c = http.client.HTTPConnection(sys.argv[1], 80, timeout=5)
-for i in range(2):
-    c.request("GET", "/api/v2/ping/")
-    r = c.getresponse(); r.read()
-    print(r.status, r.getheader("X-API-Node"), flush=True)
-    if i == 0:
-        sys.stdin.readline()
-"""
 
 
 def prog_id(lab):
@@ -115,7 +105,7 @@ class DaemonCase(unittest.TestCase):
         self.start()
         lab = self.lab
         prog = prog_id(lab)
-        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", HOLD_CLIENT, xlblab.VIP4],
+        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", xlblab.HOLD_CLIENT, xlblab.VIP4],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(p.kill)
         status, node = p.stdout.readline().split()

@@ -17,16 +17,6 @@ import xlblab  # noqa: E402
 
 BUILD = os.environ.get("XLB_BUILD", os.path.join(ROOT, "build"))
 
-HOLD_CLIENT = r"""
-import http.client, sys
-c = http.client.HTTPConnection(sys.argv[1], 80, timeout=5)
-for i in range(2):
-    c.request("GET", "/api/v2/ping/")
-    r = c.getresponse(); r.read()
-    print(r.status, r.getheader("X-API-Node"), flush=True)
-    if i == 0:
-        sys.stdin.readline()
-"""
 
 
 class LabCase(unittest.TestCase):
@@ -83,7 +73,7 @@ class LabCase(unittest.TestCase):
 
     def test_drained_backend_finishes_its_open_connection(self):
         ep = self.lab.setup_xlb("l2dsr", 4)
-        p = subprocess.Popen(self.lab.nsenter("client") + [sys.executable, "-c", HOLD_CLIENT, xlblab.VIP4],
+        p = subprocess.Popen(self.lab.nsenter("client") + [sys.executable, "-c", xlblab.HOLD_CLIENT, xlblab.VIP4],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(p.kill)
         status, node = p.stdout.readline().split()

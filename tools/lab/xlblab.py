@@ -30,6 +30,19 @@ VIP6 = "2001:db8:100::100"
 ENCAP4 = "198.19.255.0/24"
 ENCAP6 = "2001:db8:ff::/64"
 
+# A client that holds one connection open over two requests (the second
+# after a line on stdin): to see an open flow keep its backend.
+HOLD_CLIENT = r"""
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], 80, timeout=5)
+for i in range(2):
+    c.request("GET", "/api/v2/ping/")
+    r = c.getresponse(); r.read()
+    print(r.status, r.getheader("X-API-Node"), flush=True)
+    if i == 0:
+        sys.stdin.readline()
+"""
+
 
 def run(cmd, check=True, capture=True, timeout=60, input=None):
     r = subprocess.run(cmd, capture_output=capture, text=True, timeout=timeout, input=input)
