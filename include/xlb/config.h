@@ -10,9 +10,8 @@
 #include <vector>
 
 #include "xlb/addr.h"
-#include "xlb/dataplane.h"
 #include "xlb/error.h"
-#include "xlb/loader.h"
+#include "xlb/settings.h"
 
 namespace xlb {
 

@@ -17,10 +17,10 @@
 #include "xlb/error.h"
 #include "xlb/fd.h"
 #include "xlb/plan.h"
+#include "xlb/settings.h"
 
 namespace xlb {
 
-inline constexpr const char* kDefaultPinDir = "/sys/fs/bpf/xlb";
 
 struct VipInfo {
   VipKey key;
@@ -73,8 +73,6 @@ struct Explanation {
   std::vector<std::string> notes;  // what else decides the packet's fate (forwarding off, ...)
 };
 
-const char* forwardName(uint8_t forward);
-Result<uint8_t> parseForward(const std::string& s);
 const char* reasonName(uint32_t reason);
 const char* reasonHelp(uint32_t reason);  // one line: what the reason means
 

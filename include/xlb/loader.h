@@ -10,17 +10,10 @@
 #include "xlb/abi.h"
 #include "xlb/addr.h"
 #include "xlb/error.h"
+#include "xlb/settings.h"
 
 namespace xlb {
 
-enum class AttachMode { Native, Generic, Auto };
-
-Result<AttachMode> parseAttachMode(const std::string& s);
-
-struct LoadSettings {
-  std::optional<uint32_t> ringSize, maxVips, maxBackends, maxFlows;
-  std::optional<Prefix> encap4, encap6;  // outer source prefixes for ipip
-};
 
 struct AttachResult {
   uint32_t progId = 0;
@@ -89,7 +82,5 @@ std::optional<Owner> readOwner(const std::string& pinDir);
 // Fails with a clear message unless path is on a bpffs mount.
 Result<void> checkBpffs(const std::string& pinDir);
 
-// Fills a default meta from the settings; validates them.
-Result<xlb_meta> makeMeta(const LoadSettings& want);
 
 }  // namespace xlb

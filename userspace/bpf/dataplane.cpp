@@ -24,14 +24,6 @@
 
 namespace xlb {
 
-const char* forwardName(uint8_t f) { return f == XLB_FWD_IPIP ? "ipip" : "l2dsr"; }
-
-Result<uint8_t> parseForward(const std::string& s) {
-  if (s == "l2dsr") return static_cast<uint8_t>(XLB_FWD_L2DSR);
-  if (s == "ipip") return static_cast<uint8_t>(XLB_FWD_IPIP);
-  return fail(0, "invalid forwarding mode '" + s + "' (use l2dsr or ipip)");
-}
-
 const char* reasonName(uint32_t r) {
   static const char* names[XLB_R_MAX] = {
 #define XLB_REASON_NAME(id, name, doc) #name,

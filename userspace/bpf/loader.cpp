@@ -268,8 +268,6 @@ Result<bool> detachProgram(int ifindex, const char* progName, const std::string&
   return true;
 }
 
-uint32_t hostMask4(uint8_t len) { return len >= 32 ? 0 : htonl(0xffffffffu >> len); }
-uint32_t hostMask6(uint8_t len) { return len >= 128 ? 0 : len <= 96 ? 0xffffffffu : htonl(0xffffffffu >> (len - 96)); }
 
 }  // namespace
 
@@ -293,13 +291,6 @@ Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   return skel;
 }
 
-Result<AttachMode> parseAttachMode(const std::string& s) {
-  if (s == "native") return AttachMode::Native;
-  if (s == "generic") return AttachMode::Generic;
-  if (s == "auto") return AttachMode::Auto;
-  return fail(0, "invalid mode '" + s + "' (use native, generic or auto)");
-}
-
 Result<void> checkBpffs(const std::string& pinDir) {
   fs::path p = pinDir;
   while (!p.empty() && !fs::exists(p)) p = p.parent_path();
@@ -307,41 +298,6 @@ Result<void> checkBpffs(const std::string& pinDir) {
   if (p.empty() || statfs(p.c_str(), &st) != 0 || st.f_type != BPF_FS_MAGIC)
     return fail(0, pinDir + " is not on a bpf filesystem (mount one: mount -t bpf bpf /sys/fs/bpf)");
   return {};
-}
-
-Result<xlb_meta> makeMeta(const LoadSettings& w) {
-  xlb_meta m{};
-  m.magic = XLB_META_MAGIC;
-  m.abi_version = XLB_ABI_VERSION;
-  m.ring_size = w.ringSize.value_or(XLB_DEFAULT_RING_SIZE);
-  m.max_vips = w.maxVips.value_or(XLB_DEFAULT_MAX_VIPS);
-  m.max_backends = w.maxBackends.value_or(XLB_DEFAULT_MAX_BACKENDS);
-  m.max_flows = w.maxFlows.value_or(XLB_DEFAULT_MAX_FLOWS);
-  if (!isPrime(m.ring_size) || m.ring_size < 3)
-    return fail(0, "ring size " + std::to_string(m.ring_size) + " is not a prime (try 65537, 16381 or 1031)");
-  if (m.max_vips == 0 || uint64_t(m.max_vips) * 2 * m.ring_size > 0xffffffffull / 4)
-    return fail(0, "max VIPs × 2 × ring size is too large for one ring map");
-  if (m.max_backends < 2) return fail(0, "max backends must be at least 2");
-  if (m.max_flows < 1) return fail(0, "max flows must be at least 1");
-  if (w.encap4) {
-    if (!w.encap4->addr.isV4()) return fail(0, "--encap-src4 needs an IPv4 prefix");
-    std::memcpy(&m.encap4_net, w.encap4->addr.bytes.data(), 4);
-    m.encap4_hostmask = hostMask4(w.encap4->len);
-    m.encap4_net &= ~m.encap4_hostmask;
-  } else {
-    m.encap4_net = htonl(0xac100000u);  // 172.16.0.0/16
-    m.encap4_hostmask = hostMask4(16);
-  }
-  if (w.encap6) {
-    if (w.encap6->addr.isV4()) return fail(0, "--encap-src6 needs an IPv6 prefix");
-    std::memcpy(m.encap6_net, w.encap6->addr.bytes.data(), 16);
-    m.encap6_hostmask = hostMask6(w.encap6->len);
-    m.encap6_net[3] &= ~m.encap6_hostmask;
-  } else {
-    m.encap6_net[0] = htonl(0xfd00u << 16);  // fd00::/96 (a ULA prefix)
-    m.encap6_hostmask = 0xffffffffu;
-  }
-  return m;
 }
 
 Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname, AttachMode mode,
