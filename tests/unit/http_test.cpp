@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+// The strict HTTP/1.x parser: every ambiguous or malformed request is
+// refused with the right status, case by case, and good messages parse
+// with the framing their headers say, fed whole or a byte at a time.
+#include "http.h"
+
+#include <gtest/gtest.h>
+
+namespace xlb::http {
+namespace {
+
+struct Outcome {
+  bool ok = false;
+  int status = 0;
+  std::string why;
+  Parser::Step::What last = Parser::Step::NeedMore;
+};
+
+// Feeds `text` (whole, or in pieces of `piece` bytes) to a request parser
+// until the head is done or it fails.
+Outcome head(const std::string& text, size_t piece = 0, Limits limits = {}) {
+  Parser p(Parser::Kind::Request, limits);
+  Outcome o;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t n = piece ? std::min(piece, text.size() - at) : text.size() - at;
+    auto s = p.feed(std::string_view(text).substr(at, n));
+    o.last = s.what;
+    if (s.what == Parser::Step::Fail) {
+      o.status = p.failure().status;
+      o.why = p.failure().why;
+      return o;
+    }
+    if (s.what == Parser::Step::Head) {
+      o.ok = true;
+      return o;
+    }
+    at += s.used;
+    if (s.used == 0 && n > 0 && s.what == Parser::Step::NeedMore) at += 0;  // all taken below
+  }
+  return o;
+}
+
+struct Bad {
+  const char* name;
+  std::string request;
+  int status;
+};
+
+TEST(HttpParser, RefusesEveryAmbiguousOrMalformedRequest) {
+  const std::string ok = "GET / HTTP/1.1\r\nHost: a.example\r\n";
+  const Bad cases[] = {
+      {"obs-fold", ok + "X-A: 1\r\n  continued\r\n\r\n", 400},
+      {"obs-fold with tab", ok + "X-A: 1\r\n\tcontinued\r\n\r\n", 400},
+      {"space before colon", ok + "X-A : 1\r\n\r\n", 400},
+      {"tab before colon", ok + "X-A\t: 1\r\n\r\n", 400},
+      {"empty header name", ok + ": 1\r\n\r\n", 400},
+      {"non-token header name", ok + "X(A): 1\r\n\r\n", 400},
+      {"header line without colon", ok + "X-A 1\r\n\r\n", 400},
+      {"missing Host", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"two Hosts", ok + "Host: b.example\r\n\r\n", 400},
+      {"empty Host", "GET / HTTP/1.1\r\nHost: \r\n\r\n", 400},
+      {"Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+      {"Host with a slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      {"Host with an at", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400},
+      {"Host with bad port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400},
+      {"two spaces after method", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"two spaces before version", "GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"trailing space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400},
+      {"tab in request line", "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"HTTP/0.9", "GET /\r\n\r\n", 400},
+      {"HTTP/2.0 line", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 400},
+      {"HTTP/1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 400},
+      {"lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n", 400},
+      {"CONNECT", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 400},
+      {"fragment in target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"target not a path", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"asterisk with GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"raw UTF-8 in target", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"DEL in target", "GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"CL and TE", ok + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"TE and CL", ok + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400},
+      {"two differing CL", ok + "Content-Length: 3\r\nContent-Length: 4\r\n\r\n", 400},
+      {"CL list that differs", ok + "Content-Length: 3, 4\r\n\r\n", 400},
+      {"CL with sign", ok + "Content-Length: +3\r\n\r\n", 400},
+      {"CL negative", ok + "Content-Length: -3\r\n\r\n", 400},
+      {"CL hex", ok + "Content-Length: 0x3\r\n\r\n", 400},
+      {"CL empty", ok + "Content-Length: \r\n\r\n", 400},
+      {"CL huge", ok + "Content-Length: 99999999999999999999999\r\n\r\n", 400},
+      {"CL with space inside", ok + "Content-Length: 1 2\r\n\r\n", 400},
+      {"TE gzip", ok + "Transfer-Encoding: gzip\r\n\r\n", 501},
+      {"TE unknown", ok + "Transfer-Encoding: xchunked\r\n\r\n", 501},
+      {"TE chunked then gzip", ok + "Transfer-Encoding: chunked, gzip\r\n\r\n", 400},
+      {"TE gzip then chunked", ok + "Transfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"TE chunked twice", ok + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"TE identity", ok + "Transfer-Encoding: identity\r\n\r\n", 501},
+      {"TE empty", ok + "Transfer-Encoding: \r\n\r\n", 400},
+      {"TE with a vertical tab", ok + "Transfer-Encoding: \x0b" "chunked\r\n\r\n", 400},
+      {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"NUL in a value", ok + std::string("X-A: a\0b\r\n\r\n", 12), 400},
+      {"control character in a value", ok + "X-A: a\x01" "b\r\n\r\n", 400},
+      {"DEL in a value", ok + "X-A: a\x7f" "b\r\n\r\n", 400},
+      {"escape in a value", ok + "X-A: \x1b[31m\r\n\r\n", 400},
+      {"bare CR in a value", ok + "X-A: a\rb\r\n\r\n", 400},
+      {"bare LF line end", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400},
+      {"bare LF between headers", ok + "X-A: 1\nX-B: 2\r\n\r\n", 400},
+      {"NUL in the method", std::string("GE\0T / HTTP/1.1\r\nHost: a\r\n\r\n", 29), 400},
+      {"unknown method", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+      {"Expect unknown", ok + "Expect: 200-ok\r\n\r\n", 417},
+      {"request line too long", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 414},
+      {"too many headers", ok + [] {
+         std::string s;
+         for (int i = 0; i < 101; ++i) s += "X-" + std::to_string(i) + ": v\r\n";
+         return s + "\r\n";
+       }(), 431},
+      {"head too large", ok + "X-Big: " + std::string(40000, 'v') + "\r\n\r\n", 431},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    for (size_t piece : {size_t{0}, size_t{1}, size_t{7}}) {
+      auto o = head(c.request, piece);
+      EXPECT_FALSE(o.ok) << c.name << " (pieces of " << piece << "): accepted";
+      EXPECT_EQ(o.status, c.status) << c.name << " (pieces of " << piece << "): " << o.why;
+    }
+    ++n;
+  }
+  EXPECT_GE(n, 55);
+}
+
+TEST(HttpParser, AcceptsGoodRequestsWithTheirFraming) {
+  {
+    Parser p(Parser::Kind::Request, {});
+    std::string r = "\r\nPOST /api/v2/ping/?a=1 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\nContent-Length: 5\r\nX-A: v\t w\r\n\r\nhello"
+                    "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    auto s = p.feed(r);
+    ASSERT_EQ(s.what, Parser::Step::Head) << p.failure().why;
+    EXPECT_EQ(p.message().method, "POST");
+    EXPECT_EQ(p.message().target, "/api/v2/ping/?a=1");
+    EXPECT_EQ(p.framing(), Framing::Length);
+    EXPECT_EQ(p.contentLength(), 5u);
+    EXPECT_TRUE(p.keepAlive());
+    EXPECT_EQ(p.message().find("x-a")->value, "v\t w");
+    auto b = p.feed(std::string_view(r).substr(s.used));
+    EXPECT_EQ(b.what, Parser::Step::Done);
+    EXPECT_EQ(b.raw, "hello");
+    p.reset();
+    auto g = p.feed(std::string_view(r).substr(s.used + b.used));
+    EXPECT_EQ(g.what, Parser::Step::Head);
+    EXPECT_EQ(p.framing(), Framing::None);
+  }
+  {  // chunked, raw bytes kept as they came (extensions and trailers included), a byte at a time
+    Parser p(Parser::Kind::Request, {});
+    p.keepBody(true);
+    std::string body = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
+    std::string r = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body + "GET";
+    auto s = p.feed(r);
+    ASSERT_EQ(s.what, Parser::Step::Head);
+    EXPECT_EQ(p.framing(), Framing::Chunked);
+    std::string raw, payload;
+    size_t at = s.used;
+    Parser::Step st;
+    do {
+      st = p.feed(std::string_view(r).substr(at, 1));
+      ASSERT_NE(st.what, Parser::Step::Fail) << p.failure().why;
+      raw += st.raw;
+      payload += st.payload;
+      at += st.used;
+    } while (st.what != Parser::Step::Done);
+    EXPECT_EQ(raw, body);
+    EXPECT_EQ(payload, "hello world");
+    EXPECT_EQ(r.substr(at), "GET");
+  }
+  for (const char* good : {"GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                           "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.0\r\n\r\n",
+                           "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+                           "GET / HTTP/1.1\r\nHost: 198.18.0.1:8080\r\nX-Utf8: \xc3\xa9\r\n\r\n",
+                           "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"}) {
+    auto o = head(good);
+    EXPECT_TRUE(o.ok) << good << ": " << o.why;
+  }
+}
+
+TEST(HttpParser, BadChunkedBodiesAndLimitsFail) {
+  auto body = [](const std::string& chunks, Limits l = {}) {
+    Parser p(Parser::Kind::Request, l);
+    std::string r = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks;
+    auto s = p.feed(r);
+    if (s.what != Parser::Step::Head) return 0;
+    auto b = p.feed(std::string_view(r).substr(s.used));
+    return b.what == Parser::Step::Fail ? p.failure().status : 0;
+  };
+  EXPECT_EQ(body("z\r\nhello\r\n0\r\n\r\n"), 400);
+  EXPECT_EQ(body("5\r\nhelloX0\r\n\r\n"), 400);
+  EXPECT_EQ(body("ffffffffffffffffff\r\n"), 400);
+  EXPECT_EQ(body("5;" + std::string(300, 'e') + "\r\nhello\r\n0\r\n\r\n"), 400);
+  Limits small;
+  small.body = 8;
+  EXPECT_EQ(body("5\r\nhello\r\n5\r\nhello\r\n0\r\n\r\n", small), 413);
+  auto o = head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n", 0, small);
+  EXPECT_EQ(o.status, 413);
+}
+
+TEST(HttpParser, ResponsesFramedByStatusMethodAndHeaders) {
+  auto framing = [](const std::string& r, const char* method = "GET") {
+    Parser p(Parser::Kind::Response, {});
+    p.answering(method);
+    auto s = p.feed(r);
+    EXPECT_EQ(s.what, Parser::Step::Head) << r << p.failure().why;
+    return p.framing();
+  };
+  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"), Framing::Length);
+  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", "HEAD"), Framing::None);
+  EXPECT_EQ(framing("HTTP/1.1 204 No Content\r\n\r\n"), Framing::None);
+  EXPECT_EQ(framing("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"), Framing::None);
+  EXPECT_EQ(framing("HTTP/1.1 100 Continue\r\n\r\n"), Framing::None);
+  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), Framing::Chunked);
+  EXPECT_EQ(framing("HTTP/1.0 200 OK\r\n\r\n"), Framing::UntilClose);
+  Parser p(Parser::Kind::Response, {});
+  auto s = p.feed("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(s.what, Parser::Step::Fail);
+  EXPECT_EQ(p.failure().status, 502);
+}
+
+}  // namespace
+}  // namespace xlb::http

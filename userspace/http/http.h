@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: Apache-2.0
+// xlb's one HTTP/1.x layer, shared by the proxy, the health probes and
+// /metrics: the message model, the limits, and a strict incremental parser
+// built on llhttp.
+//
+// Strict, because a proxy that forwards what it did not understand the way
+// the backend will is how requests get smuggled. Debian's llhttp (8.1)
+// accepts obs-fold, whitespace before the colon, empty header names, extra
+// spaces in the request line, HTTP/0.9 and 2.0 request lines, unbounded
+// chunk extensions, and enforces no sizes; so a head is first read whole
+// (bounded), its bytes checked (line endings, control characters, folding,
+// the request line's shape, token names), then parsed by llhttp, then
+// checked for meaning (Host, Content-Length, Transfer-Encoding). Bodies are
+// delimited by llhttp (chunked) or by counting (Content-Length), and handed
+// back raw, so a proxy can forward them as they came.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xlb::http {
+
+struct Limits {
+  size_t requestLine = 8 * 1024;   // 414 above
+  size_t headerBytes = 32 * 1024;  // the whole head; 431 above
+  size_t headerCount = 100;        // 431 above
+  uint64_t body = 0;               // 413 above; 0: no limit
+  size_t chunkExtension = 256;     // per chunk; 400 above
+};
+
+struct Header {
+  std::string name, value;
+};
+
+// A request or a response head.
+struct Message {
+  std::string method, target;  // requests
+  int status = 0;              // responses
+  std::string reason;
+  int minor = 1;  // HTTP/1.minor
+  std::vector<Header> headers;
+
+  const Header* find(std::string_view name) const;  // the first, case-insensitively
+  size_t count(std::string_view name) const;
+  void remove(std::string_view name);
+  void set(std::string_view name, std::string value);  // replaces every one
+  void add(std::string_view name, std::string value);
+  // Does the comma-separated list in every `name` header contain token?
+  bool hasToken(std::string_view name, std::string_view token) const;
+  // The head as bytes on the wire.
+  std::string serialize() const;
+};
+
+bool iequals(std::string_view a, std::string_view b);
+
+// How the body of a message is delimited.
+enum class Framing { None, Length, Chunked, UntilClose };
+
+struct Failure {
+  int status = 400;  // what to answer: 400, 413, 414, 431, 501 (502 for a backend's bad response)
+  std::string why;   // for the log
+};
+
+class Parser {
+ public:
+  enum class Kind { Request, Response };
+  Parser(Kind kind, Limits limits);
+  ~Parser();
+  Parser(Parser&&) noexcept;
+  Parser& operator=(Parser&&) noexcept;
+
+  // Responses: the method of the request answered (HEAD: no body).
+  void answering(std::string_view method) { requestMethod_ = method; }
+  // Keep the decoded body of Body steps (health checks); the proxy forwards raw bytes.
+  void keepBody(bool on) { keepBody_ = on; }
+
+  struct Step {
+    enum What { NeedMore, Head, Body, Done, Fail } what = NeedMore;
+    size_t used = 0;       // bytes of the input this step took
+    std::string_view raw;  // Body/Done: those bytes, for forwarding as they came
+    std::string payload;   // Body/Done with keepBody: the decoded body bytes
+  };
+  // Feeds input; returns after taking what makes one step: the head
+  // complete, some body, the message's end, or all input taken (NeedMore).
+  Step feed(std::string_view data);
+  // The peer closed: ends an until-close body (Done); anything else cut
+  // short is a Fail.
+  Step finish();
+
+  const Message& message() const { return msg_; }
+  Message& message() { return msg_; }
+  Framing framing() const { return framing_; }
+  uint64_t contentLength() const { return length_; }
+  bool keepAlive() const { return keepAlive_; }
+  bool upgrade() const { return upgrade_; }   // a websocket upgrade (request) / 101 (response)
+  bool expectContinue() const { return continue_; }
+  const Failure& failure() const { return failure_; }
+  // Ready for the next message on the same connection.
+  void reset();
+
+ private:
+  Step fail(int status, std::string why);
+  Step parseHead(size_t end);
+  bool checkRaw(std::string_view head);
+  bool checkRequestLine(std::string_view line);
+  bool checkMeaning();
+  Step body(std::string_view data);
+
+  struct Llhttp;
+  Kind kind_;
+  Limits limits_;
+  std::string requestMethod_;
+  bool keepBody_ = false;
+  enum class Phase { Head, Body, Done, Failed } phase_ = Phase::Head;
+  std::string head_;  // the head's bytes so far
+  Message msg_;
+  Framing framing_ = Framing::None;
+  uint64_t length_ = 0, seen_ = 0;
+  bool keepAlive_ = true, upgrade_ = false, continue_ = false;
+  Failure failure_;
+  std::unique_ptr<Llhttp> ll_;
+};
+
+// "HTTP/1.1 400 Bad Request" and its reason phrases.
+const char* reasonPhrase(int status);
+// A small complete response (an error page, a redirect), Connection: close
+// unless keepAlive.
+std::string simpleResponse(int status, std::string_view body, bool keepAlive = false,
+                           const std::vector<Header>& extra = {});
+
+}  // namespace xlb::http
