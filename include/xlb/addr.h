@@ -46,6 +46,8 @@ struct Prefix {
   uint8_t len = 0;
   static Result<Prefix> parse(std::string_view text);
   std::string str() const;
+  bool contains(const IpAddr& a) const;  // same family, and the first len bits agree
+  bool operator==(const Prefix&) const = default;
 };
 
 // A VIP: address, port and protocol.

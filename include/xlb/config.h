@@ -43,25 +43,84 @@ struct CheckSpec {
 
 struct BackendConfig {
   IpAddr addr;
+  uint16_t port = 0;  // http VIPs: where the backend listens (default: the VIP's port); l4: the VIP's
   uint32_t weight = 1;
   std::string name;  // default: the address
   CheckSpec check;   // the VIP's check with this backend's overrides
   int line = 0;
   bool operator==(const BackendConfig& o) const {
-    return addr == o.addr && weight == o.weight && name == o.name && check == o.check;
+    return addr == o.addr && port == o.port && weight == o.weight && name == o.name && check == o.check;
   }
 };
 
 enum class AllDown { Drop, SendToAll };
 
+// An HTTP VIP (mode: http): xlbd's L7 proxy serves it.
+enum class VipMode { L4, Http };
+enum class Balance { RoundRobin, LeastConn, Source, Header, Cookie };
+const char* balanceName(Balance b);
+
+struct TlsCertFiles {
+  std::string certFile, keyFile;
+  bool operator==(const TlsCertFiles&) const = default;
+};
+
+struct HttpTimeouts {
+  Millis clientHeader{10000};  // to send a request head (408 after)
+  Millis clientIdle{60000};    // keep-alive between requests
+  Millis connect{3000};        // to a backend
+  Millis response{60000};      // for the backend's response head (504 after)
+  Millis tunnel{3600000};      // a websocket tunnel with nothing moving
+  bool operator==(const HttpTimeouts&) const = default;
+};
+
+struct HttpLimits {
+  uint32_t requestLine = 8192, headerBytes = 32768, headerCount = 100;
+  uint64_t body = 0;  // 0: no limit
+  bool operator==(const HttpLimits&) const = default;
+};
+
+// Ordered; the first that matches picks the backends (by name) the request
+// is balanced over. No route matches: every backend of the VIP.
+struct Route {
+  std::string host;        // exact, case-insensitive; empty: any
+  std::string pathPrefix;  // empty: any
+  std::string header, headerValue;  // a header that must have this value; empty: any
+  std::vector<std::string> backends;
+  int line = 0;
+  bool operator==(const Route& o) const {
+    return host == o.host && pathPrefix == o.pathPrefix && header == o.header && headerValue == o.headerValue &&
+           backends == o.backends;
+  }
+};
+
+struct HttpVip {
+  std::vector<TlsCertFiles> certs;  // empty: plain HTTP; several: chosen by SNI
+  Balance balance = Balance::RoundRobin;
+  std::string balanceKey;           // balance header:NAME / cookie:NAME
+  std::string cookie;               // insert-mode persistence cookie; empty: none
+  int redirect = 0;                 // 301 or 308: every request redirected to https
+  HttpTimeouts timeouts;
+  bool forwardedAppend = false;     // X-Forwarded-For: append for trusted proxies, else replace
+  std::vector<Prefix> trustedProxies;
+  HttpLimits limits;
+  std::vector<Prefix> allow, deny;  // by source; allow empty: everyone not denied
+  std::vector<std::string> denyPaths;  // path prefixes answered 403
+  std::vector<Route> routes;
+  bool operator==(const HttpVip&) const = default;
+};
+
 struct VipConfig {
   VipKey key;
+  VipMode mode = VipMode::L4;
   uint8_t forward = 0;  // XLB_FWD_*
   AllDown allDown = AllDown::Drop;
+  HttpVip http;         // mode http
   std::vector<BackendConfig> backends;
   int line = 0;
   bool operator==(const VipConfig& o) const {
-    return key == o.key && forward == o.forward && allDown == o.allDown && backends == o.backends;
+    return key == o.key && mode == o.mode && forward == o.forward && allDown == o.allDown && http == o.http &&
+           backends == o.backends;
   }
 };
 

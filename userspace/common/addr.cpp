@@ -122,6 +122,15 @@ Result<Prefix> Prefix::parse(std::string_view text) {
   return Prefix{*addr, static_cast<uint8_t>(len)};
 }
 
+bool Prefix::contains(const IpAddr& a) const {
+  if (a.family != addr.family) return false;
+  size_t full = len / 8;
+  if (!std::equal(addr.bytes.begin(), addr.bytes.begin() + full, a.bytes.begin())) return false;
+  if (len % 8 == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff << (8 - len % 8));
+  return (addr.bytes[full] & mask) == (a.bytes[full] & mask);
+}
+
 std::string Prefix::str() const { return addr.str() + "/" + std::to_string(len); }
 
 xlb_vip_key VipKey::toAbi() const {

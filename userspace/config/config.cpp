@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -16,6 +17,16 @@
 #include <sstream>
 
 namespace xlb {
+
+const char* balanceName(Balance b) {
+  switch (b) {
+    case Balance::LeastConn: return "leastconn";
+    case Balance::Source: return "source";
+    case Balance::Header: return "header";
+    case Balance::Cookie: return "cookie";
+    default: return "roundrobin";
+  }
+}
 
 const char* checkTypeName(CheckType t) {
   switch (t) {
@@ -52,6 +63,13 @@ bool hostname(const std::string& t) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' ||
            c == '_';
   });
+}
+
+// A cookie name is a token (RFC 6265).
+bool cookieName(const std::string& t) {
+  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+  }) && t.find('\0') == std::string::npos;
 }
 
 // An error was recorded: skip the rest of what it was about (one key, one
@@ -237,14 +255,18 @@ class Parser {
     b.check = vipCheck;
     bool haveAddr = false;
     std::optional<YAML::Node> checkNode;
-    mapping(n, "backend", {"address", "weight", "name", "check"}, [&](const std::string& k, const YAML::Node& v) {
+    bool l4 = vip.mode == VipMode::L4;
+    mapping(n, "backend", {"address", "port", "weight", "name", "check"}, [&](const std::string& k, const YAML::Node& v) {
       if (k == "address") {
         haveAddr = true;
         b.addr = host(v, k);
-        if (vip.forward == XLB_FWD_L2DSR && b.addr.family != vip.key.ep.addr.family)
+        if (l4 && vip.forward == XLB_FWD_L2DSR && b.addr.family != vip.key.ep.addr.family)
           bad(v, k, "an l2dsr VIP's backends must be of its address family");
-        if (vip.forward == XLB_FWD_IPIP && !vip.key.ep.addr.isV4() && b.addr.isV4())
+        if (l4 && vip.forward == XLB_FWD_IPIP && !vip.key.ep.addr.isV4() && b.addr.isV4())
           bad(v, k, "an IPv6 VIP cannot be tunnelled to an IPv4 backend");
+      } else if (k == "port") {
+        if (l4) bad(v, k, "means nothing for an l4 VIP: direct server return keeps the VIP's port");
+        b.port = static_cast<uint16_t>(integer(v, k, 1, 65535));
       } else if (k == "weight") {
         b.weight = static_cast<uint32_t>(integer(v, k, 0, 65535));
       } else if (k == "name") {
@@ -256,44 +278,220 @@ class Parser {
     if (!haveAddr) bad(n, "address", "missing in backend");
     if (b.addr == IpAddr{}) throw Skip{};  // its address was wrong: reported above
     if (checkNode) b.check = check(*checkNode, vipCheck);
-    if (b.name.empty()) b.name = b.addr.str();
+    if (b.port == 0) b.port = vip.key.ep.port;
+    if (b.name.empty()) b.name = l4 ? b.addr.str() : Endpoint{b.addr, b.port}.str();
     return b;
+  }
+
+  std::vector<Prefix> prefixes(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsSequence()) bad(n, key, "must be a list of ADDR/LEN");
+    std::vector<Prefix> out;
+    for (const auto& x : n) out.push_back(must(Prefix::parse(str(x, key)), x, key));
+    return out;
+  }
+  std::string file(const YAML::Node& n, const std::string& key) const {
+    std::string f = str(n, key);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(f, ec)) bad(n, key, "no such file " + f);
+    return f;
+  }
+
+  void tls(const YAML::Node& n, HttpVip& h) const {
+    auto pair = [&](const YAML::Node& x) {
+      TlsCertFiles t;
+      mapping(x, "tls certificate", {"cert_file", "key_file"}, [&](const std::string& k, const YAML::Node& v) {
+        (k == "cert_file" ? t.certFile : t.keyFile) = file(v, k);
+      });
+      if (t.certFile.empty()) bad(x, "cert_file", "missing");
+      if (t.keyFile.empty()) bad(x, "key_file", "missing");
+      h.certs.push_back(t);
+    };
+    if (n.IsMap() && n["certificates"]) {
+      mapping(n, "tls", {"certificates"}, [&](const std::string& k, const YAML::Node& v) {
+        if (!v.IsSequence() || v.size() == 0) bad(v, k, "must be a list of {cert_file, key_file}");
+        for (const auto& x : v) guard([&] { pair(x); });
+      });
+    } else {
+      pair(n);
+    }
+  }
+
+  // The keys of an http VIP (mode: http), each node as written.
+  void http(const std::map<std::string, YAML::Node>& keys, VipConfig& v) const {
+    HttpVip& h = v.http;
+    for (const auto& [k, n] : keys)
+      guard([&] {
+        if (k == "tls") {
+          tls(n, h);
+        } else if (k == "balance") {
+          std::string b = str(n, k);
+          auto colon = b.find(':');
+          std::string kind = b.substr(0, colon), arg = colon == std::string::npos ? "" : b.substr(colon + 1);
+          if (kind == "roundrobin") h.balance = Balance::RoundRobin;
+          else if (kind == "leastconn") h.balance = Balance::LeastConn;
+          else if (kind == "source") h.balance = Balance::Source;
+          else if (kind == "header") h.balance = Balance::Header;
+          else if (kind == "cookie") h.balance = Balance::Cookie;
+          else bad(n, k, "'" + b + "' is not a balance (use roundrobin, leastconn, source, header:NAME or cookie:NAME)");
+          bool keyed = h.balance == Balance::Header || h.balance == Balance::Cookie;
+          if (keyed != !arg.empty() || (keyed && !printable(arg)))
+            bad(n, k, keyed ? "'" + kind + "' needs a name: " + kind + ":NAME" : "'" + kind + "' takes no :NAME");
+          h.balanceKey = arg;
+        } else if (k == "cookie") {
+          mapping(n, "cookie", {"name"}, [&](const std::string& ck, const YAML::Node& cv) {
+            h.cookie = str(cv, ck);
+            if (!cookieName(h.cookie)) bad(cv, ck, "'" + h.cookie + "' is not a cookie name");
+          });
+          if (h.cookie.empty()) bad(n, "name", "missing in cookie");
+        } else if (k == "redirect") {
+          h.redirect = 301;
+          mapping(n, "redirect", {"scheme", "code"}, [&](const std::string& rk, const YAML::Node& rv) {
+            if (rk == "scheme") {
+              if (str(rv, rk) != "https") bad(rv, rk, "only https");
+            } else {
+              int c = static_cast<int>(integer(rv, rk, 300, 399));
+              if (c != 301 && c != 302 && c != 307 && c != 308) bad(rv, rk, "use 301, 302, 307 or 308");
+              h.redirect = c;
+            }
+          });
+        } else if (k == "timeouts") {
+          auto& t = h.timeouts;
+          mapping(n, "timeouts", {"client_header", "client_idle", "connect", "response", "tunnel"},
+                  [&](const std::string& tk, const YAML::Node& tv) {
+                    Millis d = duration(tv, tk, Millis(100), Millis(7LL * 24 * 3600 * 1000));
+                    if (tk == "client_header") t.clientHeader = d;
+                    else if (tk == "client_idle") t.clientIdle = d;
+                    else if (tk == "connect") t.connect = d;
+                    else if (tk == "response") t.response = d;
+                    else t.tunnel = d;
+                  });
+        } else if (k == "forwarded") {
+          mapping(n, "forwarded", {"mode", "trusted_proxies"}, [&](const std::string& fk, const YAML::Node& fv) {
+            if (fk == "mode") {
+              std::string m = str(fv, fk);
+              if (m != "append" && m != "replace") bad(fv, fk, "'" + m + "' is not a mode (use replace or append)");
+              h.forwardedAppend = m == "append";
+            } else {
+              h.trustedProxies = prefixes(fv, fk);
+            }
+          });
+        } else if (k == "limits") {
+          auto& l = h.limits;
+          mapping(n, "limits", {"request_line", "header_bytes", "header_count", "body"},
+                  [&](const std::string& lk, const YAML::Node& lv) {
+                    if (lk == "request_line") l.requestLine = static_cast<uint32_t>(integer(lv, lk, 64, 65536));
+                    else if (lk == "header_bytes") l.headerBytes = static_cast<uint32_t>(integer(lv, lk, 1024, 1 << 20));
+                    else if (lk == "header_count") l.headerCount = static_cast<uint32_t>(integer(lv, lk, 1, 1000));
+                    else l.body = static_cast<uint64_t>(integer(lv, lk, 0, int64_t(1) << 40));
+                  });
+        } else if (k == "acl") {
+          mapping(n, "acl", {"allow", "deny", "deny_paths"}, [&](const std::string& ak, const YAML::Node& av) {
+            if (ak == "allow") h.allow = prefixes(av, ak);
+            else if (ak == "deny") h.deny = prefixes(av, ak);
+            else {
+              if (!av.IsSequence()) bad(av, ak, "must be a list of path prefixes");
+              for (const auto& x : av) {
+                std::string path = str(x, ak);
+                if (path.empty() || path[0] != '/' || !printable(path)) bad(x, ak, "'" + path + "' is not a path prefix");
+                h.denyPaths.push_back(path);
+              }
+            }
+          });
+        } else if (k == "routes") {
+          if (!n.IsSequence()) bad(n, k, "must be a list");
+          for (const auto& x : n)
+            guard([&] {
+              Route r;
+              r.line = x.Mark().line + 1;
+              mapping(x, "route", {"host", "path_prefix", "header", "backends"}, [&](const std::string& rk, const YAML::Node& rv) {
+                if (rk == "host") {
+                  r.host = str(rv, rk);
+                  if (!hostname(r.host)) bad(rv, rk, "'" + r.host + "' is not a host name");
+                } else if (rk == "path_prefix") {
+                  r.pathPrefix = str(rv, rk);
+                  if (r.pathPrefix.empty() || r.pathPrefix[0] != '/' || !printable(r.pathPrefix)) bad(rv, rk, "must start with /");
+                } else if (rk == "header") {
+                  mapping(rv, "header", {"name", "value"}, [&](const std::string& hk, const YAML::Node& hv) {
+                    (hk == "name" ? r.header : r.headerValue) = str(hv, hk);
+                  });
+                  if (r.header.empty()) bad(rv, "name", "missing in header");
+                } else {
+                  if (!rv.IsSequence() || rv.size() == 0) bad(rv, rk, "must be a list of backend names");
+                  for (const auto& b : rv) {
+                    std::string name = str(b, rk);
+                    if (std::none_of(v.backends.begin(), v.backends.end(), [&](auto& be) { return be.name == name; }))
+                      bad(b, rk, "no backend named '" + name + "' in this VIP");
+                    r.backends.push_back(name);
+                  }
+                }
+              });
+              if (r.backends.empty()) bad(x, "backends", "missing in route");
+              h.routes.push_back(r);
+            });
+        }
+      });
   }
 
   VipConfig vip(const YAML::Node& n) const {
     VipConfig v;
     v.line = n.Mark().line + 1;
     std::string proto = "tcp";
-    std::optional<YAML::Node> addrNode, protoNode, checkNode, backendsNode;
-    mapping(n, "vip", {"address", "proto", "forward", "all_down", "check", "backends"},
+    std::optional<YAML::Node> addrNode, protoNode, checkNode, backendsNode, forwardNode, allDownNode, modeNode;
+    std::map<std::string, YAML::Node> httpKeys;
+    mapping(n, "vip",
+            {"address", "proto", "mode", "forward", "all_down", "check", "backends", "tls", "balance", "cookie",
+             "redirect", "timeouts", "forwarded", "limits", "acl", "routes"},
             [&](const std::string& k, const YAML::Node& x) {
               if (k == "address") addrNode = x;
               else if (k == "proto") protoNode = x;
-              else if (k == "forward") v.forward = must(parseForward(str(x, k)), x, k);
-              else if (k == "all_down") {
+              else if (k == "mode") {
+                modeNode = x;
+                std::string m = str(x, k);
+                if (m == "http") v.mode = VipMode::Http;
+                else if (m != "l4") bad(x, k, "'" + m + "' is not a mode (use l4 or http)");
+              } else if (k == "forward") {
+                forwardNode = x;
+                v.forward = must(parseForward(str(x, k)), x, k);
+              } else if (k == "all_down") {
+                allDownNode = x;
                 std::string s = str(x, k);
                 if (s == "drop") v.allDown = AllDown::Drop;
                 else if (s == "send_to_all") v.allDown = AllDown::SendToAll;
                 else bad(x, k, "'" + s + "' is not a policy (use drop or send_to_all)");
               } else if (k == "check") checkNode = x;
               else if (k == "backends") backendsNode = x;
+              else httpKeys[k] = x;
             });
     if (!addrNode) bad(n, "address", "missing in vip (ADDR:PORT or [ADDR]:PORT)");
     v.key.ep = must(Endpoint::parse(str(*addrNode, "address")), *addrNode, "address");
     if (auto why = v.key.ep.addr.unusableReason(); !why.empty())
       bad(*addrNode, "address", v.key.ep.addr.str() + ": " + why);
     if (protoNode) v.key.proto = must(parseProto(str(*protoNode, "proto")), *protoNode, "proto");
+    bool http = v.mode == VipMode::Http;
+    if (http) {
+      if (v.key.proto != 6 && protoNode) note(*protoNode, "proto", "an http VIP is tcp");
+      if (forwardNode) note(*forwardNode, "forward", "means nothing for an http VIP (the proxy connects to backends)");
+      if (allDownNode && v.allDown == AllDown::SendToAll)
+        note(*allDownNode, "all_down", "send_to_all means nothing for an http VIP (no backend up: 503)");
+    } else {
+      for (const auto& [k, x] : httpKeys) note(x, k, "means nothing for an l4 VIP (set mode: http)");
+    }
     CheckSpec vipCheck;
     if (checkNode) vipCheck = check(*checkNode, CheckSpec{});
     if (!backendsNode) bad(n, "backends", "missing in vip");
     if (!backendsNode->IsSequence()) bad(*backendsNode, "backends", "must be a list");
-    std::set<IpAddr> seen;
+    std::set<std::pair<IpAddr, uint16_t>> seen;
+    std::set<std::string> names;
     for (const auto& b : *backendsNode)
       guard([&] {
         auto be = backend(b, v, vipCheck);
-        if (!seen.insert(be.addr).second) bad(b, "address", "backend " + be.addr.str() + " is listed twice in this VIP");
+        if (!seen.insert({be.addr, be.port}).second)
+          bad(b, "address", "backend " + be.addr.str() + (http ? ":" + std::to_string(be.port) : "") +
+                                " is listed twice in this VIP");
+        if (!names.insert(be.name).second) bad(b, "name", "backend name '" + be.name + "' is used twice in this VIP");
         v.backends.push_back(std::move(be));
       });
+    if (http) this->http(httpKeys, v);
     return v;
   }
 
@@ -380,8 +578,9 @@ class Parser {
     if (auto m = makeMeta(c.load); !m) {
       note(at, "limits", m.error().message);
     } else {
-      size_t backends = 0;
-      for (const auto& v : c.vips) backends += v.backends.size();
+      size_t backends = 0;  // in the data plane's table: l4 backends only
+      for (const auto& v : c.vips)
+        if (v.mode == VipMode::L4) backends += v.backends.size();
       if (c.vips.size() > m->max_vips)
         note(at, "limits", std::to_string(c.vips.size()) + " VIPs, but max_vips is " + std::to_string(m->max_vips));
       if (backends > m->max_backends - 1)

@@ -58,8 +58,9 @@ static void warnLimits(const Config& c, const xlb_meta& m) {
 // A config that does not fit the instance is rejected before anything is
 // written.
 static Result<void> checkCapacity(const Config& c, const xlb_meta& m) {
-  size_t backends = 0;
-  for (const auto& v : c.vips) backends += v.backends.size();
+  size_t backends = 0;  // in the data plane's table: l4 backends only
+  for (const auto& v : c.vips)
+    if (v.mode == VipMode::L4) backends += v.backends.size();
   if (c.vips.size() > m.max_vips)
     return fail(ENOSPC, c.file + ": " + std::to_string(c.vips.size()) + " VIPs, the instance holds " +
                             std::to_string(m.max_vips) + " (limits: max_vips, at the first attach)");
@@ -181,7 +182,7 @@ void Daemon::startCheck(const std::shared_ptr<Backend>& b) {
 asio::awaitable<void> Daemon::checkLoop(std::shared_ptr<Backend> b) {
   asio::steady_timer timer(io_);
   const CheckSpec& spec = b->cfg.check;
-  Endpoint target{spec.address.value_or(b->cfg.addr), spec.port.value_or(b->vip.ep.port)};
+  Endpoint target{spec.address.value_or(b->cfg.addr), spec.port.value_or(b->cfg.port)};
   auto next = Clock::now() + checkDelay(spec.interval, true, rng_);
   while (b->alive && !stopping_) {
     // Start times snap to a 10 ms grid: checks due in the same 10 ms share

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "servers.h"
 
-#include <llhttp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +10,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 
+#include "http.h"
 #include "xlb/control.h"
 #include "xlb/fd.h"
 #include "log.h"
@@ -128,29 +128,6 @@ void Daemon::ControlServer::stop() {
 
 namespace {
 
-// The request line as far as /metrics needs it.
-struct Request {
-  llhttp_t parser;
-  llhttp_settings_t settings;
-  std::string url;
-  bool headersDone = false;
-  Request() {
-    llhttp_settings_init(&settings);
-    settings.on_url = [](llhttp_t* p, const char* at, size_t n) {
-      auto* self = static_cast<Request*>(p->data);
-      if (self->url.size() + n > 8192) return -1;
-      self->url.append(at, n);
-      return 0;
-    };
-    settings.on_headers_complete = [](llhttp_t* p) {
-      static_cast<Request*>(p->data)->headersDone = true;
-      return 0;
-    };
-    llhttp_init(&parser, HTTP_REQUEST, &settings);
-    parser.data = this;
-  }
-};
-
 std::string response(int status, const char* reason, const std::string& type, const std::string& body) {
   return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + type +
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
@@ -174,14 +151,16 @@ Result<void> Daemon::MetricsServer::start() {
 }
 
 asio::awaitable<void> Daemon::MetricsServer::session(asio::ip::tcp::socket s) {
-  Request req;
+  http::Limits httpLimits;
+  httpLimits.headerBytes = 16384;
+  http::Parser req(http::Parser::Kind::Request, httpLimits);
   std::array<char, 2048> buf;
-  size_t total = 0;
   std::string out;
   // The whole request (line and headers) within the deadline: a client
   // that trickles bytes (slowloris) is cut off all the same.
   asio::steady_timer deadline(s.get_executor(), limits.requestTimeout);
-  while (!req.headersDone) {
+  bool head = false;
+  while (!head && out.empty()) {
     auto r = co_await (s.async_read_some(asio::buffer(buf), kTuple) || deadline.async_wait(kTuple));
     if (r.index() == 1) {
       ++counters.timedOut;
@@ -189,16 +168,15 @@ asio::awaitable<void> Daemon::MetricsServer::session(asio::ip::tcp::socket s) {
     }
     auto [re, n] = std::get<0>(r);
     if (re) co_return;
-    total += n;
-    auto e = llhttp_execute(&req.parser, buf.data(), n);
-    if ((e != HPE_OK && e != HPE_PAUSED) || total > 16384) {
-      out = response(400, "Bad Request", "text/plain", "bad request\n");
-      break;
-    }
+    auto st = req.feed(std::string_view(buf.data(), n));
+    if (st.what == http::Parser::Step::Fail)
+      out = response(req.failure().status, http::reasonPhrase(req.failure().status), "text/plain", req.failure().why + "\n");
+    head = st.what == http::Parser::Step::Head;
   }
   if (out.empty()) {
-    std::string p = req.url.substr(0, req.url.find('?'));
-    if (llhttp_get_method(&req.parser) != HTTP_GET)
+    const auto& m = req.message();
+    std::string p = m.target.substr(0, m.target.find('?'));
+    if (m.method != "GET")
       out = response(405, "Method Not Allowed", "text/plain", "GET only\n");
     else if (p != path)
       out = response(404, "Not Found", "text/plain", "metrics are at " + path + "\n");

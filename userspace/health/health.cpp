@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xlb/health.h"
 
-#include <llhttp.h>
+#include "http.h"
+#include "tls.h"
+
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -48,47 +50,6 @@ using asio::ip::tcp;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxResponse = 64 * 1024;  // read at most this much of a response
 
-// The HTTP response as far as a check needs it, parsed by llhttp.
-struct Response {
-  llhttp_t parser;
-  llhttp_settings_t settings;
-  std::string body;
-  bool complete = false;
-  int status = 0;
-
-  Response() {
-    llhttp_settings_init(&settings);
-    settings.on_body = [](llhttp_t* p, const char* at, size_t n) {
-      auto* self = static_cast<Response*>(p->data);
-      if (self->body.size() < kMaxResponse) self->body.append(at, std::min(n, kMaxResponse - self->body.size()));
-      return 0;
-    };
-    settings.on_headers_complete = [](llhttp_t* p) {
-      static_cast<Response*>(p->data)->status = llhttp_get_status_code(p);
-      return 0;
-    };
-    settings.on_message_complete = [](llhttp_t* p) {
-      static_cast<Response*>(p->data)->complete = true;
-      return static_cast<int>(HPE_PAUSED);
-    };
-    llhttp_init(&parser, HTTP_RESPONSE, &settings);
-    parser.data = this;
-  }
-  // Returns an error text, or empty.
-  std::string feed(const char* data, size_t n) {
-    auto e = llhttp_execute(&parser, data, n);
-    if (e == HPE_OK || e == HPE_PAUSED) return {};
-    return std::string("bad HTTP response: ") + llhttp_errno_name(e);
-  }
-  std::string finish() {
-    if (complete) return {};
-    llhttp_finish(&parser);  // a body delimited by the connection's end completes here
-    if (complete) return {};
-    if (status) return "response cut short";
-    return "connection closed before a response";
-  }
-};
-
 // Errors of this host, not of the backend checked.
 bool localError(const std::error_code& ec) {
   return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
@@ -106,11 +67,11 @@ std::string describe(const std::error_code& ec) {
   return ec.message();
 }
 
-std::string statusOk(const CheckSpec& spec, const Response& r) {
+std::string statusOk(const CheckSpec& spec, int status, const std::string& body) {
   bool ok = false;
-  for (const auto& s : spec.expectStatus) ok = ok || (r.status >= s.lo && r.status <= s.hi);
-  if (!ok) return "status " + std::to_string(r.status);
-  if (!spec.expectBody.empty() && r.body.find(spec.expectBody) == std::string::npos) return "body mismatch";
+  for (const auto& s : spec.expectStatus) ok = ok || (status >= s.lo && status <= s.hi);
+  if (!ok) return "status " + std::to_string(status);
+  if (!spec.expectBody.empty() && body.find(spec.expectBody) == std::string::npos) return "body mismatch";
   return {};
 }
 
@@ -127,55 +88,51 @@ asio::awaitable<std::string> exchange(Stream& s, const CheckSpec& spec, const En
   std::string req = request(spec, target);
   auto [we, wn] = co_await asio::async_write(s, asio::buffer(req), kTuple);
   if (we) co_return describe(we);
-  Response resp;
+  // The response, read with the proxy's own parser: at most kMaxResponse
+  // of its body is kept for expect_body.
+  http::Limits limits;
+  limits.headerBytes = 16384;
+  http::Parser resp(http::Parser::Kind::Response, limits);
+  resp.answering("GET");
+  resp.keepBody(true);
+  std::string body;
   std::array<char, 4096> buf;
   size_t total = 0;
-  while (!resp.complete) {
+  bool done = false, head = false;
+  while (!done) {
     auto [re, n] = co_await s.async_read_some(asio::buffer(buf), kTuple);
-    if (n) {
-      if (auto e = resp.feed(buf.data(), n); !e.empty()) co_return e;
-      total += n;
-      if (total > kMaxResponse + 16384 && !resp.complete) co_return "response too large";
+    std::string_view in(buf.data(), n);
+    while (!in.empty() && !done) {
+      auto st = resp.feed(in);
+      if (st.what == http::Parser::Step::Fail) co_return "bad HTTP response: " + resp.failure().why;
+      head = head || st.what == http::Parser::Step::Head || resp.message().status;
+      if (body.size() < kMaxResponse) body.append(st.payload.substr(0, kMaxResponse - body.size()));
+      done = st.what == http::Parser::Step::Done || (st.what == http::Parser::Step::Head && resp.framing() == http::Framing::None);
+      in.remove_prefix(st.used);
+      if (st.used == 0 && !done) break;
     }
-    if (re) {
+    total += n;
+    if (!done && total > kMaxResponse + 16384) co_return "response too large";
+    if (re && !done) {
       if (re == asio::error::eof || re == asio::ssl::error::stream_truncated) {
-        if (auto e = resp.finish(); !e.empty()) co_return e;
-        break;
+        if (resp.finish().what == http::Parser::Step::Done) break;
+        co_return head ? "response cut short" : "connection closed before a response";
       }
       co_return describe(re);
     }
   }
-  co_return statusOk(spec, resp);
+  co_return statusOk(spec, resp.message().status, body);
 }
 
 }  // namespace
 
 struct Prober::Impl {
-  struct Tls {
-    std::unique_ptr<asio::ssl::context> ctx;
-    std::string error;  // the CA file could not be loaded: every check says so
-  };
   asio::io_context& io;
-  std::map<std::pair<bool, std::string>, Tls> tls;
+  std::map<std::pair<bool, std::string>, tls::ClientContext> contexts;
 
-  Tls& context(const CheckSpec& spec) {
-    auto& t = tls[{spec.verify, spec.caFile}];
-    if (!t.ctx) {
-      t.ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-      if (spec.verify) {
-        t.ctx->set_verify_mode(asio::ssl::verify_peer);
-        std::error_code ec;
-        if (spec.caFile.empty())
-          t.ctx->set_default_verify_paths(ec);
-        else
-          t.ctx->load_verify_file(spec.caFile, ec);
-        if (ec)
-          t.error = "TLS error: cannot load " + (spec.caFile.empty() ? std::string("the system CAs") : spec.caFile) +
-                    ": " + ec.message();
-      } else {
-        t.ctx->set_verify_mode(asio::ssl::verify_none);
-      }
-    }
+  tls::ClientContext& context(const CheckSpec& spec) {
+    auto& t = contexts[{spec.verify, spec.caFile}];
+    if (!t.ctx) t = tls::clientContext(spec.verify, spec.caFile);
     return t;
   }
 };
