@@ -46,6 +46,8 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_verdict *v
 	vip = xlb_vip_lookup(&p.key.dst, p.key.dport, p.key.proto, p.key.family);
 	if (!vip)
 		return XLB_R_PASS_NOT_VIP;
+	if (vip->flags & XLB_VIP_F_L7)
+		return XLB_R_PASS_L7;
 
 	rc = xlb_choose(&p.key, vip, &c, !icmp);
 	if (XLB_IS_ERR(rc))
@@ -97,6 +99,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	case XLB_R_PASS_NOT_IP:
 	case XLB_R_PASS_NOT_VIP:
 	case XLB_R_PASS_FIB:
+	case XLB_R_PASS_L7:
 	case XLB_R_PASS_FWD_DISABLED:
 		action = XDP_PASS;
 		break;

@@ -47,15 +47,22 @@ static __always_inline int xlb_parse_l2(struct xlb_pkt *p)
 	return 0;
 }
 
-/* Is addr (of the packet's family) the address of any VIP? Only asked for
- * packets that cannot be balanced (fragments, extension headers). */
-static __always_inline int xlb_is_vip_addr(const struct xlb_addr *a, __u8 family)
+/* What a packet that cannot be balanced (a fragment, an extension header)
+ * to addr gets: passed when addr is no VIP's (or an HTTP VIP's: the stack
+ * reassembles for the proxy), else `drop`. */
+static __always_inline int xlb_unbalanceable(const struct xlb_addr *a, __u8 family, __u32 drop)
 {
 	struct xlb_addr_key k = {};
+	__u32 *v;
 
 	xlb_addr_copy(&k.addr, a);
 	k.family = family;
-	return bpf_map_lookup_elem(&xlb_vip_addrs, &k) != NULL;
+	v = bpf_map_lookup_elem(&xlb_vip_addrs, &k);
+	if (!v)
+		return XLB_ERR(XLB_R_PASS_NOT_VIP);
+	if (*v >> XLB_ADDR_L7_SHIFT)
+		return XLB_ERR(XLB_R_PASS_L7);
+	return XLB_ERR(drop);
 }
 
 /* Is [off, off + len) inside the datagram? (Inside the frame too: the
@@ -120,8 +127,7 @@ static __always_inline int xlb_parse_ipv4(struct xlb_pkt *p)
 	p->l4_off = p->l3_off + hlen;
 
 	if (iph->frag_off & (IP_MF_BE | IP_OFFSET_BE))
-		return xlb_is_vip_addr(&p->key.dst, XLB_AF_INET) ?
-			XLB_ERR(XLB_R_DROP_FRAGMENT) : XLB_ERR(XLB_R_PASS_NOT_VIP);
+		return xlb_unbalanceable(&p->key.dst, XLB_AF_INET, XLB_R_DROP_FRAGMENT);
 	if (iph->protocol == IPPROTO_ICMP)
 		return IPPROTO_ICMP;
 	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
@@ -166,12 +172,10 @@ static __always_inline int xlb_parse_ipv6(struct xlb_pkt *p)
 	p->df = 1;
 	p->l4_off = p->l3_off + sizeof(*ip6);
 
-	if (xlb_ipv6_is_ext(ip6->nexthdr)) {
-		if (!xlb_is_vip_addr(&p->key.dst, XLB_AF_INET6))
-			return XLB_ERR(XLB_R_PASS_NOT_VIP);
-		return ip6->nexthdr == IPPROTO_FRAGMENT ? XLB_ERR(XLB_R_DROP_FRAGMENT)
-							: XLB_ERR(XLB_R_DROP_IPV6_EXT);
-	}
+	if (xlb_ipv6_is_ext(ip6->nexthdr))
+		return xlb_unbalanceable(&p->key.dst, XLB_AF_INET6,
+					 ip6->nexthdr == IPPROTO_FRAGMENT ? XLB_R_DROP_FRAGMENT
+									  : XLB_R_DROP_IPV6_EXT);
 	if (ip6->nexthdr == IPPROTO_ICMPV6)
 		return IPPROTO_ICMPV6;
 	if (ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_UDP)

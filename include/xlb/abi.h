@@ -47,8 +47,16 @@ struct xlb_vip {
 	__u8 forward;  /* enum xlb_forward */
 	__u8 ring_sel; /* 0 or 1 */
 	__u8 pad[2];
-	__u32 flags;   /* reserved, zero */
+	__u32 flags;   /* XLB_VIP_F_* */
 };
+
+/* An HTTP VIP: xlbd's proxy serves it; xlb_xdp passes its packets to the
+ * stack (pass_l7) and never balances them. */
+#define XLB_VIP_F_L7 1u
+
+/* xlb_vip_addrs value: how many VIPs use the address, and (above bit 16)
+ * how many of them are HTTP VIPs, whose fragments must reach the stack. */
+#define XLB_ADDR_L7_SHIFT 16
 
 /* xlb_vip_addrs key; also the key of xlb_dcp_vips (decap side). */
 struct xlb_addr_key {
@@ -112,6 +120,7 @@ struct xlb_lb_stats {
 	X(PASS_NOT_IP, pass_not_ip, "not IPv4/IPv6 (ARP, LLDP, ...): passed untouched")            \
 	X(PASS_NOT_VIP, pass_not_vip, "IP, but not to a VIP: passed untouched")                   \
 	X(PASS_FIB, pass_fib_kernel, "no route, blackhole or similar: the kernel decides")         \
+	X(PASS_L7, pass_l7, "to an HTTP VIP (or a fragment to its address): passed to xlbd's proxy") \
 	X(PASS_FWD_DISABLED, pass_fwd_disabled,                                                    \
 	  "forwarding is off on the ingress interface (sysctl net.ipv4.conf.IFACE.forwarding / "   \
 	  "net.ipv6.conf.IFACE.forwarding): the kernel drops it")                                 \

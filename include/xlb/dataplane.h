@@ -27,6 +27,8 @@ struct VipInfo {
   uint32_t id = 0;
   uint8_t forward = XLB_FWD_L2DSR;
   uint8_t ringSel = 0;
+  uint32_t flags = 0;  // XLB_VIP_F_*
+  bool l7() const { return flags & XLB_VIP_F_L7; }
 };
 
 struct BackendInfo {
@@ -102,6 +104,9 @@ class Dataplane {
 
   Result<VipInfo> addVip(const VipKey& key, uint8_t forward);
   Result<void> delVip(const VipKey& key);
+  // An HTTP VIP: in the maps only so that xlb_xdp passes its packets (and
+  // fragments to its address) to the stack. An l4 VIP of that key goes.
+  Result<VipInfo> setL7Vip(const VipKey& key);
   Result<std::vector<VipInfo>> vips() const;
   Result<VipInfo> vip(const VipKey& key) const;
 
@@ -141,7 +146,8 @@ class Dataplane {
  private:
   Result<void> rebuildRing(const VipInfo& vip);
   Result<std::vector<xlb_backend>> backendSlots() const;  // the whole table, by id
-  Result<VipInfo> addVipLocked(const VipKey& key, uint8_t forward);
+  Result<VipInfo> addVipLocked(const VipKey& key, uint8_t forward, uint32_t flags = 0);
+  Result<void> delVipLocked(const VipKey& key);
   Result<BackendInfo> writeNewBackend(uint32_t id, uint32_t oldGen, uint32_t vipId, const IpAddr& addr,
                                       uint32_t weight, bool down);
   Result<void> writeRingHalf(uint32_t vipId, uint32_t half, const std::vector<uint32_t>& ring);

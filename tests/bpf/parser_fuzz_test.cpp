@@ -33,6 +33,7 @@ struct VipSpec {
   uint8_t proto;
   uint8_t fwd;
   std::vector<const char*> backends;
+  bool l7 = false;  // an HTTP VIP: passed to the stack
 };
 
 const std::vector<VipSpec> kVips = {
@@ -43,11 +44,13 @@ const std::vector<VipSpec> kVips = {
     {"[2001:db8:100::1]:80", IPPROTO_TCP, XLB_FWD_L2DSR, {"2001:db8:0:1::11", "2001:db8:0:1::12"}},
     {"[2001:db8:100::2]:80", IPPROTO_TCP, XLB_FWD_IPIP, {"2001:db8:0:1::11", "2001:db8:0:1::13"}},
     {"[2001:db8:100::1]:53", IPPROTO_UDP, XLB_FWD_L2DSR, {"2001:db8:0:1::12"}},
+    {"198.19.0.1:443", IPPROTO_TCP, 0, {}, true},           // an HTTP VIP on an l4 VIP's address
+    {"[2001:db8:100::2]:443", IPPROTO_TCP, 0, {}, true},
 };
 
 // ---- the reference classifier ---------------------------------------------
 
-enum class Kind { NotIp, NotVip, Malformed, Fragment, Ipv6Ext, NoBackend, Forward };
+enum class Kind { NotIp, NotVip, Malformed, Fragment, Ipv6Ext, NoBackend, Forward, L7 };
 
 struct Ref {
   Kind kind = Kind::NotIp;
@@ -75,13 +78,21 @@ const VipSpec* findVip(const Tuple& t) {
   return nullptr;
 }
 
-bool isVipAddr(int family, const uint8_t* a) {
+// 0: no VIP has the address; 1: only l4 VIPs; 2: an HTTP VIP too.
+int vipAddr(int family, const uint8_t* a) {
+  int r = 0;
   for (const auto& v : kVips) {
     auto ep = *Endpoint::parse(v.ep);
     if ((ep.addr.isV4() ? 4 : 6) == family && std::equal(a, a + (family == 4 ? 4 : 16), ep.addr.bytes.begin()))
-      return true;
+      r = std::max(r, v.l7 ? 2 : 1);
   }
-  return false;
+  return r;
+}
+
+// A fragment or extension header to the address: passed, or dropped as `drop`.
+Kind unbalanceable(int family, const uint8_t* a, Kind drop) {
+  int v = vipAddr(family, a);
+  return v == 0 ? Kind::NotVip : v == 2 ? Kind::L7 : drop;
 }
 
 Ref forwardOrNot(Ref r, const Tuple& t) {
@@ -90,7 +101,7 @@ Ref forwardOrNot(Ref r, const Tuple& t) {
     r.kind = Kind::NotVip;
     return r;
   }
-  r.kind = r.vip->backends.empty() ? Kind::NoBackend : Kind::Forward;
+  r.kind = r.vip->l7 ? Kind::L7 : r.vip->backends.empty() ? Kind::NoBackend : Kind::Forward;
   return r;
 }
 
@@ -130,7 +141,7 @@ Ref classify(const Bytes& f) {
     size_t end = l3 + tot, l4 = l3 + hlen;
     uint8_t proto = f[l3 + 9];
     std::copy(f.begin() + l3 + 16, f.begin() + l3 + 20, t.dst.begin());
-    if (be16(f, l3 + 6) & 0x3fff) return r.kind = isVipAddr(4, &f[l3 + 16]) ? Kind::Fragment : Kind::NotVip, r;
+    if (be16(f, l3 + 6) & 0x3fff) return r.kind = unbalanceable(4, &f[l3 + 16], Kind::Fragment), r;
     if (proto == IPPROTO_ICMP) {
       r.icmp = true;
       if (end - l4 < 8) return r.kind = Kind::Malformed, r;
@@ -162,8 +173,7 @@ Ref classify(const Bytes& f) {
   uint8_t nh = f[l3 + 6];
   std::copy(f.begin() + l3 + 24, f.begin() + l3 + 40, t.dst.begin());
   if (nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 51 || nh == 135 || nh == 139 || nh == 140) {
-    if (!isVipAddr(6, &f[l3 + 24])) return r.kind = Kind::NotVip, r;
-    return r.kind = nh == 44 ? Kind::Fragment : Kind::Ipv6Ext, r;
+    return r.kind = unbalanceable(6, &f[l3 + 24], nh == 44 ? Kind::Fragment : Kind::Ipv6Ext), r;
   }
   if (nh == 58) {
     r.icmp = true;
@@ -206,7 +216,7 @@ class Generator {
     static const char* v6dst[] = {"2001:db8:100::1", "2001:db8:100::2", "2001:db8:0:1::2"};
     uint16_t sport = static_cast<uint16_t>(1024 + below(60000));
     bool tcp = chance(70);
-    uint16_t dport = tcp ? 80 : 53;
+    uint16_t dport = tcp ? (chance(20) ? 443 : 80) : 53;
     Bytes payload(below(48), 0x5a);
     int vlan = chance(15) ? static_cast<int>(below(4095)) : -1;
     Frame fr;
@@ -349,6 +359,7 @@ uint32_t expectedReason(const Ref& r) {
     case Kind::Fragment: return XLB_R_DROP_FRAGMENT;
     case Kind::Ipv6Ext: return XLB_R_DROP_IPV6_EXT;
     case Kind::NoBackend: return XLB_R_DROP_NO_BACKEND;
+    case Kind::L7: return XLB_R_PASS_L7;
     case Kind::Forward: return r.icmp ? XLB_R_TX_ICMP : XLB_R_TX_FLOW_NEW;  // or a hit: see below
   }
   return XLB_R_MAX;
@@ -373,6 +384,10 @@ class ParserFuzz : public ::testing::Test {
     auto& dp = world_->dp();
     for (const auto& v : kVips) {
       VipKey k{*Endpoint::parse(v.ep), v.proto};
+      if (v.l7) {
+        ASSERT_TRUE(dp.setL7Vip(k));
+        continue;
+      }
       ASSERT_TRUE(dp.addVip(k, v.fwd));
       for (const char* b : v.backends) ASSERT_TRUE(dp.addBackend(k, *IpAddr::parse(b), 1, nullptr));
     }
@@ -431,7 +446,7 @@ TEST_F(ParserFuzz, HostileFramesAreCountedOnceAndNeverForwardedHalfUnderstood) {
   EXPECT_EQ(failures, 0);
   // The run covers what it claims to: most frames hostile, every kind seen.
   EXPECT_GT(mutated, frames * 8 / 10);
-  for (uint32_t k : {XLB_R_PASS_NOT_IP, XLB_R_PASS_NOT_VIP, XLB_R_DROP_MALFORMED, XLB_R_DROP_FRAGMENT,
+  for (uint32_t k : {XLB_R_PASS_NOT_IP, XLB_R_PASS_NOT_VIP, XLB_R_PASS_L7, XLB_R_DROP_MALFORMED, XLB_R_DROP_FRAGMENT,
                      XLB_R_DROP_IPV6_EXT, XLB_R_DROP_NO_BACKEND, XLB_R_TX_FLOW_NEW, XLB_R_TX_ICMP})
     EXPECT_GT(seen[k], frames / 1000) << reasonName(k);
   std::string summary;

@@ -395,6 +395,25 @@ TEST_F(XdpFixture, FragmentsAndExtensionHeadersToAVipAreDropped) {
   EXPECT_EQ(run(other, XLB_R_PASS_NOT_VIP, XDP_PASS).out, other);
 }
 
+// An HTTP VIP is xlbd's proxy's: its packets pass to the stack untouched,
+// and so do fragments to its address, even where an l4 VIP shares it.
+TEST_F(XdpFixture, HttpVipsAndFragmentsToTheirAddressPassToTheStack) {
+  auto& dp = world_->dp();
+  ASSERT_TRUE(dp.setL7Vip(vk("198.19.0.1:443")));
+  Bytes syn = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40040, 443));
+  EXPECT_EQ(run(syn, XLB_R_PASS_L7, XDP_PASS).out, syn);
+  Ip4Opts mf;
+  mf.frag = 0x2000;
+  Bytes frag = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40041, 80, mf));
+  EXPECT_EQ(run(frag, XLB_R_PASS_L7, XDP_PASS).out, frag);
+  // The l4 VIP on that address still balances.
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40042)), XLB_R_TX_FLOW_NEW, XDP_TX);
+  // An address with l4 VIPs only still drops its fragments.
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.2", 40043, 80, mf)), XLB_R_DROP_FRAGMENT, XDP_DROP);
+  ASSERT_TRUE(dp.delVip(vk("198.19.0.1:443")));
+  run(frag, XLB_R_DROP_FRAGMENT, XDP_DROP);
+}
+
 TEST_F(XdpFixture, VlanTaggedKeepsItsTag) {
   Bytes l3 = synV4("198.19.0.1", 40010);
   auto r = run(eth(kLbMac, kClientMac, 0x0800, l3, 42), XLB_R_TX_FLOW_NEW, XDP_TX);

@@ -90,7 +90,7 @@ json vipsJson(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>& 
         b.push_back(e);
       }
     out.push_back({{"vip", v.key.ep.str()}, {"proto", protoName(v.key.proto)}, {"vip_key", v.key.str()},
-                   {"id", v.id}, {"forward", forwardName(v.forward)}, {"ring", v.ringSel}, {"backends", b}});
+                   {"id", v.id}, {"forward", v.l7() ? "http" : forwardName(v.forward)}, {"ring", v.ringSel}, {"backends", b}});
   }
   return out;
 }
@@ -114,7 +114,8 @@ void printVips(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>&
         list += (list.empty() ? "" : ", ") + be.addr.str() + name + " (" + w + (be.down ? ", down" : "") + admin + ")";
       }
     std::printf("%-4u %-32s %-6s %-6s %s\n", v.id, v.key.ep.str().c_str(), protoName(v.key.proto).c_str(),
-                forwardName(v.forward), list.empty() ? "-" : list.c_str());
+                v.l7() ? "http" : forwardName(v.forward),
+                v.l7() ? "(xlbd's proxy: see xlbctl health)" : list.empty() ? "-" : list.c_str());
   }
 }
 

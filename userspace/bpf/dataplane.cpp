@@ -118,7 +118,7 @@ Result<std::vector<VipInfo>> Dataplane::vips() const {
   while (bpf_map_get_next_key(vips_.get(), prev, &next) == 0) {
     xlb_vip v{};
     if (bpf_map_lookup_elem(vips_.get(), &next, &v) == 0)
-      out.push_back(VipInfo{VipKey::fromAbi(next), v.id, v.forward, v.ring_sel});
+      out.push_back(VipInfo{VipKey::fromAbi(next), v.id, v.forward, v.ring_sel, v.flags});
     k = next;
     prev = &k;
   }
@@ -131,7 +131,7 @@ Result<VipInfo> Dataplane::vip(const VipKey& key) const {
   xlb_vip v{};
   if (bpf_map_lookup_elem(vips_.get(), &k, &v) != 0)
     return fail(0, "no such VIP " + key.str() + " (see: xlbctl vip list)");
-  return VipInfo{key, v.id, v.forward, v.ring_sel};
+  return VipInfo{key, v.id, v.forward, v.ring_sel, v.flags};
 }
 
 Result<void> Dataplane::zeroStats(int fd, uint32_t id) {
@@ -230,7 +230,7 @@ Result<VipInfo> Dataplane::addVip(const VipKey& key, uint8_t forward) {
   return addVipLocked(key, forward);
 }
 
-Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward) {
+Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward, uint32_t flags) {
   if (auto why = key.ep.addr.unusableReason(); !why.empty())
     return fail(EINVAL, "VIP " + key.ep.addr.str() + ": " + why);
   if (forward != XLB_FWD_L2DSR && forward != XLB_FWD_IPIP) return fail(EINVAL, "unknown forwarding mode");
@@ -254,15 +254,16 @@ Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward) {
   auto ak = key.ep.addr.toKey();
   uint32_t refs = 0;
   bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs);
-  ++refs;
+  refs += 1 + ((flags & XLB_VIP_F_L7) ? 1u << XLB_ADDR_L7_SHIFT : 0);
   if (auto r = update(vipAddrs_, ak, refs, BPF_ANY, "cannot add VIP address"); !r)
     return xlb::unexpected(r.error());
   xlb_vip v{};
   v.id = id;
   v.forward = forward;
+  v.flags = flags;
   auto k = key.toAbi();
   if (auto r = update(vips_, k, v, BPF_NOEXIST, "cannot add VIP"); !r) return xlb::unexpected(r.error());
-  return VipInfo{key, id, forward, 0};
+  return VipInfo{key, id, forward, 0, flags};
 }
 
 // Visits the flow table in batches (one syscall per few thousand entries,
@@ -318,6 +319,20 @@ static Result<size_t> deleteFlowsWhere(const Fd& flows, Pred pred) {
 Result<void> Dataplane::delVip(const VipKey& key) {
   auto lk = lock();
   if (!lk) return xlb::unexpected(lk.error());
+  return delVipLocked(key);
+}
+
+Result<VipInfo> Dataplane::setL7Vip(const VipKey& key) {
+  auto lk = lock();
+  if (!lk) return xlb::unexpected(lk.error());
+  if (auto v = vip(key)) {
+    if (v->l7()) return v;
+    if (auto r = delVipLocked(key); !r) return xlb::unexpected(r.error());
+  }
+  return addVipLocked(key, XLB_FWD_L2DSR, XLB_VIP_F_L7);
+}
+
+Result<void> Dataplane::delVipLocked(const VipKey& key) {
   auto v = vip(key);
   if (!v) return xlb::unexpected(v.error());
   auto k = key.toAbi();
@@ -333,9 +348,10 @@ Result<void> Dataplane::delVip(const VipKey& key) {
   auto ak = key.ep.addr.toKey();
   uint32_t refs = 0;
   if (bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs) == 0) {
-    if (refs <= 1)
+    refs -= 1 + (v->l7() ? 1u << XLB_ADDR_L7_SHIFT : 0);
+    if ((refs & ((1u << XLB_ADDR_L7_SHIFT) - 1)) == 0)
       bpf_map_delete_elem(vipAddrs_.get(), &ak);
-    else if (auto r = update(vipAddrs_, ak, refs - 1, BPF_ANY, "cannot update VIP address"); !r)
+    else if (auto r = update(vipAddrs_, ak, refs, BPF_ANY, "cannot update VIP address"); !r)
       return r;
   }
   std::vector<uint32_t> empty(meta_.ring_size, XLB_BACKEND_NONE);
@@ -370,6 +386,7 @@ Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, 
   if (!lk) return xlb::unexpected(lk.error());
   auto v = vip(vk);
   if (!v) return xlb::unexpected(v.error());
+  if (v->l7()) return fail(EINVAL, vk.str() + " is an HTTP VIP: xlbd's proxy serves it, its backends are in xlbd's config");
   if (auto r = checkFamilies(*v, addr); !r) return xlb::unexpected(r.error());
   if (auto r = checkWeight(weight); !r) return xlb::unexpected(r.error());
   uint32_t freeId = 0;
@@ -424,6 +441,10 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
   if (!lk) return xlb::unexpected(lk.error());
   SyncResult res;
   auto v = vip(vk);
+  if (v && v->l7()) {  // was an HTTP VIP: an l4 one now
+    if (auto r = delVipLocked(vk); !r) return xlb::unexpected(r.error());
+    v = vip(vk);
+  }
   if (!v) {
     v = addVipLocked(vk, forward);
     if (!v) return xlb::unexpected(v.error());

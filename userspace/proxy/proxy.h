@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// xlbd's L7 proxy for HTTP VIPs. The control thread (xlbd's event loop)
+// publishes one snapshot per VIP; N worker threads, each with its own
+// io_context and its own SO_REUSEPORT listener per VIP, serve clients from
+// whatever snapshot is current when a request starts, keep pooled
+// keep-alive connections to backends, and report what they see (a backend
+// refusing connections) back to the control thread. Nothing on the request
+// path takes a lock.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "snapshot.h"
+#include "xlb/error.h"
+
+namespace xlb::proxy {
+
+struct Hooks {
+  // On the control thread: connecting to a backend failed (passive health).
+  std::function<void(const VipKey&, const std::string& backend, const std::string& error)> connectFailed;
+  bool accessLog = true;  // one line per request
+};
+
+class Worker;
+
+class Proxy {
+ public:
+  Proxy(asio::io_context& control, unsigned workers, Hooks hooks);
+  ~Proxy();
+
+  void start();
+  // Adds or replaces an HTTP VIP. The first publish of a VIP opens its
+  // listeners (one per worker); later ones swap the snapshot: requests in
+  // flight and websocket tunnels keep the one they started with.
+  Result<void> publish(std::shared_ptr<const ProxyVip> vip);
+  // Closes a VIP's listeners; what is in flight finishes.
+  void remove(const VipKey& key);
+  // Stops accepting, waits up to `drain` for requests in flight, stops the workers.
+  void stop(std::chrono::milliseconds drain);
+
+  std::shared_ptr<const ProxyVip> current(const VipKey& key) const;
+  std::vector<VipKey> vips() const;
+  unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+
+  // What workers call: on the control thread.
+  void reportConnectFailure(const VipKey& key, const std::string& backend, const std::string& error);
+  const Hooks& hooks() const { return hooks_; }
+
+ private:
+  asio::io_context& control_;
+  Hooks hooks_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::map<VipKey, std::shared_ptr<Slot>> slots_;
+  bool started_ = false;
+};
+
+}  // namespace xlb::proxy

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "rewrite.h"
+
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace xlb::proxy {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool framingHeader(std::string_view n) {
+  return http::iequals(n, "Host") || http::iequals(n, "Content-Length") || http::iequals(n, "Transfer-Encoding");
+}
+
+}  // namespace
+
+void stripHopByHop(http::Message& m, bool keepWebsocket) {
+  std::vector<std::string> named;
+  for (const auto& h : m.headers)
+    if (http::iequals(h.name, "Connection")) {
+      std::string_view v = h.value;
+      size_t at = 0;
+      while (at <= v.size()) {
+        size_t comma = v.find(',', at);
+        auto t = trim(v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+        if (!t.empty() && !framingHeader(t) && !http::iequals(t, "upgrade")) named.emplace_back(t);
+        if (comma == std::string_view::npos) break;
+        at = comma + 1;
+      }
+    }
+  m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
+                                 [&](const http::Header& h) {
+                                   const auto& n = h.name;
+                                   if (http::iequals(n, "Connection") || http::iequals(n, "Keep-Alive") ||
+                                       http::iequals(n, "TE") || http::iequals(n, "Trailer") ||
+                                       http::iequals(n, "HTTP2-Settings") ||
+                                       (n.size() >= 6 && http::iequals(std::string_view(n).substr(0, 6), "Proxy-")))
+                                     return true;
+                                   if (http::iequals(n, "Upgrade")) return !keepWebsocket;
+                                   for (const auto& x : named)
+                                     if (http::iequals(n, x)) return true;
+                                   return false;
+                                 }),
+                  m.headers.end());
+  if (keepWebsocket) {
+    m.set("Connection", "Upgrade");
+    m.set("Upgrade", "websocket");
+  }
+}
+
+void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bool tls, uint16_t vipPort) {
+  std::string xff = client.str();
+  if (cfg.forwardedAppend &&
+      std::any_of(cfg.trustedProxies.begin(), cfg.trustedProxies.end(), [&](const Prefix& p) { return p.contains(client); })) {
+    // The chain a trusted proxy sent, if every element is an address.
+    std::string chain;
+    bool valid = true;
+    for (const auto& h : m.headers)
+      if (http::iequals(h.name, "X-Forwarded-For")) {
+        std::string_view v = h.value;
+        size_t at = 0;
+        while (at <= v.size()) {
+          size_t comma = v.find(',', at);
+          auto t = trim(v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+          if (!IpAddr::parse(t)) valid = false;
+          else chain += (chain.empty() ? "" : ", ") + std::string(t);
+          if (comma == std::string_view::npos) break;
+          at = comma + 1;
+        }
+      }
+    if (valid && !chain.empty()) xff = chain + ", " + xff;
+  }
+  m.set("X-Forwarded-For", xff);
+  m.set("X-Forwarded-Proto", tls ? "https" : "http");
+  m.set("X-Forwarded-Port", std::to_string(vipPort));
+  if (const http::Header* host = m.find("Host"))
+    m.set("X-Forwarded-Host", host->value);
+  else
+    m.remove("X-Forwarded-Host");
+}
+
+std::optional<std::string> cookieValue(const http::Message& m, std::string_view name) {
+  for (const auto& h : m.headers) {
+    if (!http::iequals(h.name, "Cookie")) continue;
+    std::string_view v = h.value;
+    size_t at = 0;
+    while (at < v.size()) {
+      size_t semi = v.find(';', at);
+      auto pair = trim(v.substr(at, semi == std::string_view::npos ? std::string_view::npos : semi - at));
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
+        auto val = trim(pair.substr(eq + 1));
+        if (val.size() >= 2 && val.front() == '"' && val.back() == '"') val = val.substr(1, val.size() - 2);
+        return std::string(val);
+      }
+      if (semi == std::string_view::npos) break;
+      at = semi + 1;
+    }
+  }
+  return std::nullopt;
+}
+
+void removeCookie(http::Message& m, std::string_view name) {
+  for (auto& h : m.headers) {
+    if (!http::iequals(h.name, "Cookie")) continue;
+    std::string kept;
+    std::string_view v = h.value;
+    size_t at = 0;
+    while (at < v.size()) {
+      size_t semi = v.find(';', at);
+      auto pair = trim(v.substr(at, semi == std::string_view::npos ? std::string_view::npos : semi - at));
+      size_t eq = pair.find('=');
+      bool ours = eq != std::string_view::npos && trim(pair.substr(0, eq)) == name;
+      if (!pair.empty() && !ours) kept += (kept.empty() ? "" : "; ") + std::string(pair);
+      if (semi == std::string_view::npos) break;
+      at = semi + 1;
+    }
+    h.value = kept;
+  }
+  m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
+                                 [](const http::Header& h) { return http::iequals(h.name, "Cookie") && h.value.empty(); }),
+                  m.headers.end());
+}
+
+std::string cookieToken(std::string_view secret, const VipKey& vip, std::string_view backendName) {
+  std::string msg = vip.str() + "|" + std::string(backendName);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), out, &len);
+  char hex[17];
+  for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", out[i]);
+  return std::string(hex, 16);
+}
+
+}  // namespace xlb::proxy

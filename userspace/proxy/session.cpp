@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: Apache-2.0
+// A client connection, request by request: the head read (bounded in size
+// and time) and checked by the strict parser; the VIP's policy (ACL,
+// redirect); a backend chosen (its sticky cookie, else the route's
+// balancer); the request forwarded with hop-by-hop headers replaced by
+// X-Forwarded-*, its body streamed as it came; the response streamed back
+// the same way; keep-alive on both sides; websocket upgrades turned into
+// tunnels. Nothing is sent to a backend before the whole head is
+// understood.
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ssl.hpp>
+#include <set>
+
+#include "http.h"
+#include "log.h"
+#include "rewrite.h"
+#include "worker.h"
+
+namespace xlb::proxy {
+
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kRead = 16384;
+constexpr int kAttempts = 3;  // backends tried for one request
+
+using ReadResult = std::tuple<std::error_code, size_t>;
+
+// Reads some bytes, or gives up at `deadline` (timed_out).
+template <class S>
+asio::awaitable<ReadResult> readSome(S& s, char* buf, size_t n, asio::steady_timer& t, Clock::time_point deadline) {
+  t.expires_at(deadline);
+  auto r = co_await (s.async_read_some(asio::buffer(buf, n), kTuple) || t.async_wait(kTuple));
+  if (r.index() == 1) co_return ReadResult{asio::error::timed_out, 0};
+  co_return std::get<0>(r);
+}
+
+template <class S>
+asio::awaitable<bool> writeAll(S& s, std::string_view data, asio::steady_timer& t, std::chrono::milliseconds timeout) {
+  if (data.empty()) co_return true;
+  t.expires_after(timeout);
+  auto r = co_await (asio::async_write(s, asio::buffer(data.data(), data.size()), kTuple) || t.async_wait(kTuple));
+  if (r.index() == 1) co_return false;
+  co_return !std::get<0>(std::get<0>(r));
+}
+
+template <class S>
+void closeStream(S& s) {
+  std::error_code ec;
+  s.lowest_layer().close(ec);
+}
+
+bool idempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
+}
+
+// The backends a request may go to: its route's (first match), else all.
+const std::vector<size_t>& routeOf(const ProxyVip& vip, const http::Message& m) {
+  for (size_t r = 0; r < vip.cfg.routes.size(); ++r) {
+    const Route& rt = vip.cfg.routes[r];
+    if (!rt.host.empty()) {
+      const http::Header* h = m.find("Host");
+      std::string_view host = h ? std::string_view(h->value) : std::string_view();
+      if (auto colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == std::string_view::npos)
+        host = host.substr(0, colon);
+      if (!http::iequals(host, rt.host)) continue;
+    }
+    if (!rt.pathPrefix.empty() && m.target.compare(0, rt.pathPrefix.size(), rt.pathPrefix) != 0) continue;
+    if (!rt.header.empty()) {
+      const http::Header* h = m.find(rt.header);
+      if (!h || h->value != rt.headerValue) continue;
+    }
+    return vip.routes[r];
+  }
+  return vip.all;
+}
+
+bool allowed(const HttpVip& cfg, const IpAddr& client, std::string_view path) {
+  auto in = [&](const std::vector<Prefix>& l) {
+    return std::any_of(l.begin(), l.end(), [&](const Prefix& p) { return p.contains(client); });
+  };
+  if (in(cfg.deny)) return false;
+  if (!cfg.allow.empty() && !in(cfg.allow)) return false;
+  for (const auto& p : cfg.denyPaths)
+    if (path.compare(0, p.size(), p) == 0) return false;
+  return true;
+}
+
+// One line per request, as HAProxy's httplog says it: who, what, where it
+// went, how it ended and how long each part took.
+struct AccessLog {
+  std::string vip, client, request, backend = "-", termination = "--";
+  int status = 0;
+  uint64_t bytesOut = 0;
+  Clock::time_point start = Clock::now(), headAt, backendAt;
+  int retries = 0;
+  void write() const {
+    auto ms = [](Clock::duration d) { return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count() / 1000.0).substr(0, 7); };
+    auto end = Clock::now();
+    log::info("access " + vip + " " + client + " \"" + request + "\" " + std::to_string(status) + " " +
+                  std::to_string(bytesOut) + " backend=" + backend + " retries=" + std::to_string(retries) +
+                  " t_head=" + ms(headAt - start) + "ms t_backend=" +
+                  (backendAt.time_since_epoch().count() ? ms(backendAt - headAt) : std::string("-")) +
+                  "ms t_total=" + ms(end - start) + "ms term=" + termination,
+              {{"VIP", vip}, {"BACKEND", backend}, {"STATUS", std::to_string(status)}});
+  }
+};
+
+}  // namespace
+
+asio::awaitable<void> Worker::servePlain(tcp::socket s, std::shared_ptr<Slot> slot) {
+  std::error_code ec;
+  auto peer = s.remote_endpoint(ec);
+  if (ec) co_return;
+  ClientInfo ci{*IpAddr::parse(peer.address().to_string()), peer.port(), false};
+  if (ci.addr.family == XLB_AF_INET6 && peer.address().to_v6().is_v4_mapped())
+    ci.addr = *IpAddr::parse(asio::ip::make_address_v4(asio::ip::v4_mapped, peer.address().to_v6()).to_string());
+  co_await serve(s, ci, slot);
+}
+
+asio::awaitable<void> Worker::serveTls(tcp::socket s, std::shared_ptr<Slot> slot) {
+  std::error_code ec;
+  auto peer = s.remote_endpoint(ec);
+  if (ec) co_return;
+  ClientInfo ci{*IpAddr::parse(peer.address().to_string()), peer.port(), true};
+  auto vip = slot->current.load();
+  asio::ssl::stream<tcp::socket> tls(std::move(s), *vip->tls);
+  asio::steady_timer t(io_, vip->cfg.timeouts.clientHeader);
+  auto r = co_await (tls.async_handshake(asio::ssl::stream_base::server, kTuple) || t.async_wait(kTuple));
+  if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+    vip->stats->tlsFailures.fetch_add(1, std::memory_order_relaxed);
+    closeStream(tls);
+    co_return;
+  }
+  vip->stats->tlsHandshakes.fetch_add(1, std::memory_order_relaxed);
+  co_await serve(tls, ci, slot);
+}
+
+template <class Stream>
+asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::shared_ptr<Slot> slot) {
+  ++sessions_;
+  struct Leave {
+    std::atomic<int64_t>& n;
+    ~Leave() { --n; }
+  } leave{sessions_};
+  std::string in;  // bytes from the client not consumed yet (pipelining)
+  std::vector<char> buf(kRead);
+  asio::steady_timer timer(io_);
+  bool first = true;
+  std::string clientName = ci.addr.isV4() ? ci.addr.str() + ":" + std::to_string(ci.port)
+                                          : "[" + ci.addr.str() + "]:" + std::to_string(ci.port);
+
+  for (;; first = false) {
+    auto vip = slot->current.load();  // this request's view, whatever changes meanwhile
+    const HttpVip& cfg = vip->cfg;
+    auto& vstats = *vip->stats;
+    http::Limits limits;
+    limits.requestLine = cfg.limits.requestLine;
+    limits.headerBytes = cfg.limits.headerBytes;
+    limits.headerCount = cfg.limits.headerCount;
+    limits.body = cfg.limits.body;
+    http::Parser req(http::Parser::Kind::Request, limits);
+    AccessLog al;
+    al.vip = vip->key.str();
+    al.client = clientName;
+
+    // 1. The head: an idle keep-alive connection waits client_idle for a
+    // first byte, then (as a new connection at once) client_header for the
+    // whole head.
+    bool bytes = !in.empty();
+    auto deadline = Clock::now() + (bytes || first ? cfg.timeouts.clientHeader : cfg.timeouts.clientIdle);
+    http::Parser::Step st;
+    for (;;) {
+      if (!in.empty()) {
+        st = req.feed(in);
+        in.erase(0, st.used);
+        if (st.what != http::Parser::Step::NeedMore) break;
+      }
+      auto [ec, n] = co_await readSome(client, buf.data(), buf.size(), timer, deadline);
+      if (ec == asio::error::timed_out) {
+        if (bytes) {  // a slow head: 408, and gone
+          co_await writeAll(client, http::simpleResponse(408, "request head not received in time\n"), timer,
+                            cfg.timeouts.clientHeader);
+          al.status = 408;
+          al.termination = "cR";
+          if (owner_.hooks().accessLog) al.write();
+          vstats.response(408, 0);
+        }
+        closeStream(client);
+        co_return;
+      }
+      if (ec || n == 0) {
+        closeStream(client);
+        co_return;
+      }
+      if (!bytes) {
+        bytes = true;
+        al.start = Clock::now();
+        deadline = al.start + cfg.timeouts.clientHeader;
+      }
+      vstats.bytesIn.fetch_add(n, std::memory_order_relaxed);
+      in.append(buf.data(), n);
+    }
+    al.headAt = Clock::now();
+    auto respond = [&](int status, std::string body, std::vector<http::Header> extra = {}) -> asio::awaitable<bool> {
+      // A local answer; the connection stays only if nothing of the request is left to read.
+      bool keep = st.what != http::Parser::Step::Fail && req.framing() == http::Framing::None && req.keepAlive();
+      std::string out = http::simpleResponse(status, body, keep, extra);
+      al.status = status;
+      al.bytesOut = out.size();
+      vstats.response(status, std::chrono::duration<double>(Clock::now() - al.start).count());
+      vstats.bytesOut.fetch_add(out.size(), std::memory_order_relaxed);
+      bool ok = co_await writeAll(client, out, timer, cfg.timeouts.clientIdle);
+      if (owner_.hooks().accessLog) al.write();
+      co_return ok && keep;
+    };
+    if (st.what == http::Parser::Step::Fail) {
+      al.request = "-";
+      al.termination = "PR";
+      co_await respond(req.failure().status, std::string(http::reasonPhrase(req.failure().status)) + ": " +
+                                                 req.failure().why + "\n");
+      closeStream(client);
+      co_return;
+    }
+    http::Message& m = req.message();
+    al.request = m.method + " " + m.target.substr(0, 256) + (m.minor ? " HTTP/1.1" : " HTTP/1.0");
+
+    // 2. Policy: who may ask, and plain VIPs that only redirect.
+    std::string_view path = std::string_view(m.target).substr(0, m.target.find('?'));
+    if (!allowed(cfg, ci.addr, path)) {
+      al.termination = "PD";
+      if (!co_await respond(403, "Forbidden\n")) break;
+      continue;
+    }
+    if (cfg.redirect) {
+      const http::Header* host = m.find("Host");
+      std::string h = host ? host->value : vip->key.ep.addr.str();
+      if (auto colon = h.rfind(':'); colon != std::string::npos && h.find(']') == std::string::npos) h.resize(colon);
+      std::string target = m.target.front() == '/' ? m.target : "/";
+      al.termination = "PR";
+      // Built apart: GCC 12 cannot keep an initializer list across a co_await.
+      std::vector<http::Header> location(1, http::Header{"Location", "https://" + h + target});
+      if (!co_await respond(cfg.redirect, "", std::move(location))) break;
+      continue;
+    }
+
+    // 3. Which backends: the route's usable ones; a sticky cookie first.
+    std::vector<size_t> candidates;
+    for (size_t i : routeOf(*vip, m))
+      if (vip->backends[i].usable()) candidates.push_back(i);
+    std::optional<size_t> sticky;
+    if (!cfg.cookie.empty())
+      if (auto c = cookieValue(m, cfg.cookie))
+        for (size_t i : routeOf(*vip, m))
+          if (vip->backends[i].cookie == *c && vip->backends[i].sticky()) sticky = i;
+    std::string hashKey;
+    if (cfg.balance == Balance::Source) hashKey = ci.addr.str();
+    else if (cfg.balance == Balance::Header) {
+      if (const http::Header* h = m.find(cfg.balanceKey)) hashKey = h->value;
+    } else if (cfg.balance == Balance::Cookie) {
+      if (auto c = cookieValue(m, cfg.balanceKey)) hashKey = *c;
+    }
+
+    // 4. The head the backend gets.
+    bool upgrade = req.upgrade();
+    http::Message out = m;
+    stripHopByHop(out, upgrade);
+    setForwarded(out, cfg, ci.addr, ci.tls, vip->key.ep.port);
+    if (!cfg.cookie.empty()) removeCookie(out, cfg.cookie);
+    bool expect = req.expectContinue();
+    out.remove("Expect");  // the proxy answers 100 itself when it starts reading the body
+    out.minor = 1;
+    std::string head = out.serialize();
+
+    // 5. A backend connection, the request sent. Connect failures move on
+    // to another backend; a reused connection the backend had closed is
+    // retried on a new one while nothing of a body was sent.
+    std::set<size_t> tried;
+    std::unique_ptr<tcp::socket> bs;
+    std::optional<size_t> chosen;
+    http::Parser resp(http::Parser::Kind::Response, http::Limits{8192, 65536, 200, 0, 256});
+    resp.answering(m.method);
+    std::string back;  // bytes from the backend not consumed yet
+    bool bodySent = false, gotResponse = false;
+    Balancer& bal = balancer(*vip);
+    for (int attempt = 0; attempt < kAttempts && !gotResponse; ++attempt) {
+      size_t idx;
+      if (sticky && !tried.count(*sticky)) {
+        idx = *sticky;
+      } else {
+        std::vector<size_t> left;
+        for (size_t i : candidates)
+          if (!tried.count(i)) left.push_back(i);
+        if (left.empty()) break;
+        idx = bal.pick(*vip, left, hashKey);
+      }
+      chosen = idx;
+      const ProxyBackend& be = vip->backends[idx];
+      al.backend = be.name;
+      if (attempt) {
+        ++al.retries;
+        vstats.retries.fetch_add(1, std::memory_order_relaxed);
+      }
+      bool reused = false;
+      bs = pool_.take(be.ep);
+      if (bs) {
+        reused = true;
+      } else {
+        bs = std::make_unique<tcp::socket>(io_);
+        tcp::endpoint ep(asio::ip::make_address(be.ep.addr.str()), be.ep.port);
+        timer.expires_after(cfg.timeouts.connect);
+        auto cr = co_await (bs->async_connect(ep, kTuple) || timer.async_wait(kTuple));
+        std::error_code cec = cr.index() == 1 ? asio::error::timed_out : std::get<0>(std::get<0>(cr));
+        if (cec) {
+          be.stats->connectFailures.fetch_add(1, std::memory_order_relaxed);
+          owner_.reportConnectFailure(vip->key, be.name, cec == asio::error::timed_out ? "connect timeout" : cec.message());
+          bal.done(idx);
+          tried.insert(idx);
+          bs.reset();
+          continue;
+        }
+        std::error_code ignore;
+        bs->set_option(tcp::no_delay(true), ignore);
+      }
+      if (!co_await writeAll(*bs, head, timer, cfg.timeouts.response)) {
+        bal.done(idx);
+        bs.reset();
+        if (reused) {
+          --attempt;  // not the backend's failure: a stale pooled connection
+          continue;
+        }
+        tried.insert(idx);
+        continue;
+      }
+      // The body, as it came, with a 100 Continue for a client that waits for one.
+      if (req.framing() != http::Framing::None) {
+        if (expect && !bodySent) {
+          co_await writeAll(client, "HTTP/1.1 100 Continue\r\n\r\n", timer, cfg.timeouts.clientIdle);
+          expect = false;
+        }
+        if (bodySent) {  // cannot replay a streamed body
+          break;
+        }
+        bodySent = true;
+        bool done = false, broken = false, bad = false;
+        while (!done && !broken) {
+          if (!in.empty()) {
+            auto b = req.feed(in);
+            if (b.what == http::Parser::Step::Fail) {
+              broken = bad = true;
+              break;
+            }
+            if (!co_await writeAll(*bs, b.raw, timer, cfg.timeouts.response)) {
+              broken = true;
+              break;
+            }
+            in.erase(0, b.used);
+            done = b.what == http::Parser::Step::Done;
+            if (done) break;
+            if (b.used) continue;
+          }
+          auto [ec, n] = co_await readSome(client, buf.data(), buf.size(), timer, Clock::now() + cfg.timeouts.clientIdle);
+          if (ec || n == 0) {
+            broken = true;
+            break;
+          }
+          vstats.bytesIn.fetch_add(n, std::memory_order_relaxed);
+          in.append(buf.data(), n);
+        }
+        if (broken) {
+          bal.done(idx);
+          if (bad) {  // a malformed or oversized body: the backend's connection is spoiled, the client told
+            al.termination = "PB";
+            co_await respond(req.failure().status, std::string(http::reasonPhrase(req.failure().status)) + ": " +
+                                                       req.failure().why + "\n");
+          } else {
+            al.termination = "CD";  // the client went away in the middle of its body
+            if (owner_.hooks().accessLog) al.write();
+          }
+          closeStream(client);
+          co_return;
+        }
+      }
+      // The response head (interim 1xx passed on).
+      auto rdeadline = Clock::now() + cfg.timeouts.response;
+      bool any = false, failed = false, timedOut = false;
+      for (;;) {
+        if (!back.empty()) {
+          auto r = resp.feed(back);
+          back.erase(0, r.used);
+          if (r.what == http::Parser::Step::Fail) {
+            failed = true;
+            break;
+          }
+          if (r.what == http::Parser::Step::Head || r.what == http::Parser::Step::Done) {
+            int s = resp.message().status;
+            if (s >= 100 && s < 200 && s != 101) {  // interim: forwarded, then the next head
+              http::Message im = resp.message();
+              stripHopByHop(im, false);
+              co_await writeAll(client, im.serialize(), timer, cfg.timeouts.clientIdle);
+              resp.reset();
+              resp.answering(m.method);
+              continue;
+            }
+            gotResponse = true;
+            break;
+          }
+          if (r.used) continue;
+        }
+        auto [ec, n] = co_await readSome(*bs, buf.data(), buf.size(), timer, rdeadline);
+        if (ec == asio::error::timed_out) {
+          timedOut = true;
+          break;
+        }
+        if (ec || n == 0) {
+          failed = true;
+          break;
+        }
+        any = true;
+        back.append(buf.data(), n);
+      }
+      if (gotResponse) break;
+      bal.done(idx);
+      bs.reset();
+      if (timedOut) {
+        al.termination = "sH";
+        co_await respond(504, "the backend did not answer in time\n");
+        closeStream(client);
+        co_return;
+      }
+      // Closed before answering: a reused connection raced the backend's
+      // close; retry what can be retried.
+      if (failed && !any && reused && !bodySent && idempotent(m.method)) {
+        --attempt;
+        resp.reset();
+        resp.answering(m.method);
+        back.clear();
+        continue;
+      }
+      al.termination = "SH";
+      co_await respond(502, "the backend's response was cut off or malformed\n");
+      closeStream(client);
+      co_return;
+    }
+    if (!gotResponse) {
+      al.termination = "SC";
+      bool keep = co_await respond(503, candidates.empty() ? "no backend is available\n" : "no backend could be reached\n");
+      if (!keep) {
+        closeStream(client);
+        co_return;
+      }
+      continue;
+    }
+    al.backendAt = Clock::now();
+    const ProxyBackend& be = vip->backends[*chosen];
+    be.stats->active.fetch_add(1, std::memory_order_relaxed);
+    vstats.active.fetch_add(1, std::memory_order_relaxed);
+    struct Active {
+      Counters &a, &b;
+      ~Active() {
+        a.active.fetch_sub(1, std::memory_order_relaxed);
+        b.active.fetch_sub(1, std::memory_order_relaxed);
+      }
+    } active{*be.stats, vstats};
+
+    // 6. The response head the client gets.
+    http::Message rm = resp.message();
+    bool tunnel = upgrade && rm.status == 101;
+    stripHopByHop(rm, tunnel);
+    bool keep = req.keepAlive() && resp.framing() != http::Framing::UntilClose && !tunnel;
+    if (!cfg.cookie.empty() && sticky != chosen && rm.status < 400) {
+      rm.add("Set-Cookie", cfg.cookie + "=" + be.cookie + "; Path=/; HttpOnly" + (ci.tls ? "; Secure" : ""));
+      if (!rm.find("Cache-Control")) rm.add("Cache-Control", "private");  // nocache: never cached with a cookie
+    }
+    if (!keep && !tunnel) rm.set("Connection", "close");
+    else if (keep && m.minor == 0) rm.set("Connection", "keep-alive");
+    rm.minor = 1;
+    std::string rhead = rm.serialize();
+    bool ok = co_await writeAll(client, rhead, timer, cfg.timeouts.clientIdle);
+    uint64_t sent = rhead.size();
+    al.status = rm.status;
+
+    // 7. The body, as it came; or the tunnel.
+    bool backOk = true;
+    if (ok && tunnel) {
+      vstats.response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
+      be.stats->response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
+      if (owner_.hooks().accessLog) al.write();
+      if (!back.empty()) co_await writeAll(client, back, timer, cfg.timeouts.tunnel);
+      if (!in.empty()) co_await writeAll(*bs, in, timer, cfg.timeouts.tunnel);
+      auto last = std::make_shared<Clock::time_point>(Clock::now());
+      auto pump = [last](auto& from, auto& to) -> asio::awaitable<void> {
+        std::vector<char> b(kRead);
+        for (;;) {
+          auto [ec, n] = co_await from.async_read_some(asio::buffer(b), kTuple);
+          if (ec || n == 0) co_return;
+          *last = Clock::now();
+          auto [we, wn] = co_await asio::async_write(to, asio::buffer(b.data(), n), kTuple);
+          if (we) co_return;
+        }
+      };
+      auto watchdog = [last, this](std::chrono::milliseconds idle) -> asio::awaitable<void> {
+        asio::steady_timer t(io_);
+        for (;;) {
+          t.expires_at(*last + idle);
+          co_await t.async_wait(kTuple);
+          if (Clock::now() >= *last + idle) co_return;
+        }
+      };
+      co_await (pump(client, *bs) || pump(*bs, client) || watchdog(cfg.timeouts.tunnel));
+      closeStream(client);
+      co_return;
+    }
+    bool done = resp.framing() == http::Framing::None;
+    while (ok && !done) {
+      if (!back.empty()) {
+        auto b = resp.feed(back);
+        if (b.what == http::Parser::Step::Fail) {
+          backOk = ok = false;
+          break;
+        }
+        if (!co_await writeAll(client, b.raw, timer, cfg.timeouts.clientIdle)) {
+          ok = false;
+          break;
+        }
+        sent += b.raw.size();
+        back.erase(0, b.used);
+        done = b.what == http::Parser::Step::Done;
+        if (done || b.used) continue;
+      }
+      auto [ec, n] = co_await readSome(*bs, buf.data(), buf.size(), timer, Clock::now() + cfg.timeouts.response);
+      if (ec || n == 0) {
+        if (!ec || ec == asio::error::eof) done = resp.finish().what == http::Parser::Step::Done;
+        backOk = false;
+        if (!done) ok = false;
+        break;
+      }
+      back.append(buf.data(), n);
+    }
+    double secs = std::chrono::duration<double>(Clock::now() - al.start).count();
+    vstats.response(rm.status, secs);
+    be.stats->response(rm.status, secs);
+    vstats.bytesOut.fetch_add(sent, std::memory_order_relaxed);
+    be.stats->bytesOut.fetch_add(sent, std::memory_order_relaxed);
+    al.bytesOut = sent;
+    if (!ok) al.termination = backOk ? "CD" : "SD";
+    if (owner_.hooks().accessLog) al.write();
+    bal.done(*chosen);
+    if (backOk && done && resp.keepAlive() && back.empty())
+      pool_.put(be.ep, std::move(bs));
+    if (!ok || !keep) {
+      closeStream(client);
+      co_return;
+    }
+  }
+  closeStream(client);
+}
+
+template asio::awaitable<void> Worker::serve(tcp::socket&, const ClientInfo&, std::shared_ptr<Slot>);
+template asio::awaitable<void> Worker::serve(asio::ssl::stream<tcp::socket>&, const ClientInfo&, std::shared_ptr<Slot>);
+
+}  // namespace xlb::proxy
