@@ -139,6 +139,11 @@ struct Config {
   std::string metricsPath = "/metrics";
   uint32_t metricsMaxConnections = 64;  // more at once are closed at once
   Millis metricsTimeout{5000};          // to send a request; as long again to read the answer
+  // The L7 proxy (HTTP VIPs): worker threads (0: one per core), an access
+  // log line per request, how long stopping waits for requests in flight.
+  uint32_t proxyWorkers = 0;
+  bool accessLog = true;
+  Millis proxyDrain{5000};
   bool startUp = false;  // initial health state before the first check: down unless set
   LoadSettings load;
   std::vector<InterfaceConfig> interfaces;

@@ -291,7 +291,8 @@ TEST(Duration, Units) {
   EXPECT_EQ(*parseDuration("2s"), Millis(2000));
   EXPECT_EQ(*parseDuration("1.5"), Millis(1500));
   EXPECT_EQ(*parseDuration("1m"), Millis(60000));
-  EXPECT_FALSE(parseDuration("2h"));
+  EXPECT_EQ(*parseDuration("2h"), Millis(7200000));
+  EXPECT_FALSE(parseDuration("2d"));
   EXPECT_FALSE(parseDuration("-1s"));
   EXPECT_FALSE(parseDuration("nan"));
   EXPECT_FALSE(parseDuration("inf"));

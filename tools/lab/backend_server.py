@@ -4,7 +4,10 @@
 requests it served on a separate admin port (GET /count), so tests can
 compare xlb's counters with the server's own."""
 import argparse
+import base64
+import hashlib
 import json
+import struct
 import socket
 import ssl
 import threading
@@ -38,6 +41,10 @@ def make_handler(node, counting):
             pass
 
         def do_GET(self):
+            if self.path.startswith("/websocket/") and counting:
+                return self.websocket()
+            if self.path.startswith("/echo") and counting:
+                return self.echo()
             if counting:
                 with lock:
                     served["requests"] += 1
@@ -52,6 +59,54 @@ def make_handler(node, counting):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self):
+            return self.echo()
+
+        def echo(self):
+            """The request as the backend saw it: headers, body length."""
+            with lock:
+                served["requests"] += 1
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            out = json.dumps({"node": node, "method": self.command, "path": self.path,
+                              "headers": {k.lower(): v for k, v in self.headers.items()},
+                              "body_bytes": len(body)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-API-Node", node)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def websocket(self):
+            """A websocket echo (RFC 6455, unfragmented frames): what the AWX UI keeps open."""
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept.decode())
+            self.send_header("X-API-Node", node)
+            self.end_headers()
+            self.wfile.flush()
+            while True:
+                head = self.rfile.read(2)
+                if len(head) < 2:
+                    return
+                opcode, n = head[0] & 0x0f, head[1] & 0x7f
+                if n == 126:
+                    n = struct.unpack(">H", self.rfile.read(2))[0]
+                elif n == 127:
+                    n = struct.unpack(">Q", self.rfile.read(8))[0]
+                mask = self.rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+                data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(n)))
+                if opcode == 8:
+                    return
+                reply = (node + ":").encode() + data
+                self.wfile.write(bytes([0x80 | opcode]) + (bytes([len(reply)]) if len(reply) < 126 else
+                                 bytes([126]) + struct.pack(">H", len(reply))) + reply)
+                self.wfile.flush()
 
     return H
 

@@ -249,10 +249,35 @@ class Lab:
         ]
         for b in bes:
             lines.append("      - {address: %s, name: %s}" % (self.addr4(b) if family == 4 else self.addr6(b), b))
+        if not bes:
+            lines[-1] = "    backends: []"
         path = os.path.join(self.run_dir, name)
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n" + extra)
         return path
+
+    def http_vip(self, port, keys="", backends=None, check=None, family=4):
+        """The YAML of an HTTP VIP (mode: http) on the lab's VIP address, to
+        pass as xlbd_config(extra=...). keys: more VIP keys, each line
+        indented by four spaces. The load balancer must own the address:
+        see own_vip()."""
+        vip = "%s:%d" % (VIP4, port) if family == 4 else "[%s]:%d" % (VIP6, port)
+        check = check or "{type: http, path: /api/v2/ping/, interval: 300ms, timeout: 250ms, rise: 2, fall: 2}"
+        lines = ["  - address: \"%s\"" % vip, "    mode: http", "    check: %s" % check]
+        if keys:
+            lines.append(keys.rstrip("\n"))
+        lines.append("    backends:")
+        for b in backends or self.backend_names():
+            addr = self.addr4(b) if family == 4 else self.addr6(b)
+            lines.append("      - {address: \"%s\", port: 80, name: %s}" % (addr, b))
+        return "\n".join(lines) + "\n"
+
+    def own_vip(self):
+        """The load balancer's stack takes the VIP addresses (on lo), so that
+        xlbd's proxy can accept HTTP VIP connections; l4 VIPs on the same
+        addresses are still forwarded by XDP before the stack sees them."""
+        self.sh("lb", "ip", "addr", "add", VIP4 + "/32", "dev", "lo")
+        self.sh("lb", "ip", "-6", "addr", "add", VIP6 + "/128", "dev", "lo", "nodad")
 
     def start_xlbd(self, config, *args, wait=True, wrap=(), env=None):
         """Starts xlbd in the load balancer's namespace; its log goes to

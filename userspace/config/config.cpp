@@ -43,8 +43,8 @@ Result<Millis> parseDuration(const std::string& text) {
   if (ec != std::errc() || !std::isfinite(v) || v < 0)
     return fail(0, "'" + text + "' is not a duration (use 500ms, 2s or 1m)");
   std::string unit(end, text.data() + text.size());
-  double ms = unit == "ms" ? v : unit == "s" || unit.empty() ? v * 1000 : unit == "m" ? v * 60000 : -1;
-  if (ms < 0) return fail(0, "'" + text + "' has an unknown unit (use ms, s or m)");
+  double ms = unit == "ms" ? v : unit == "s" || unit.empty() ? v * 1000 : unit == "m" ? v * 60000 : unit == "h" ? v * 3600000 : -1;
+  if (ms < 0) return fail(0, "'" + text + "' has an unknown unit (use ms, s, m or h)");
   // Far beyond any sensible setting, and far from overflowing the clock's
   // arithmetic (a year of milliseconds is 3.2e10).
   if (ms > 7 * 24 * 3600e3) return fail(0, "'" + text + "' is longer than a week");
@@ -502,8 +502,8 @@ class Parser {
     c.metricsListen = *Endpoint::parse("127.0.0.1:9120");
     if (!root || root.IsNull()) bad(root, "vips", "the file is empty");
     mapping(root, "the top level",
-            {"pin_path", "control_socket", "state_dir", "metrics", "initial_state", "limits", "encap", "interfaces",
-             "vips"},
+            {"pin_path", "control_socket", "state_dir", "metrics", "proxy", "initial_state", "limits", "encap",
+             "interfaces", "vips"},
             [&](const std::string& k, const YAML::Node& v) {
               if (k == "pin_path") c.pinPath = str(v, k);
               else if (k == "state_dir") c.stateDir = str(v, k);
@@ -527,6 +527,12 @@ class Parser {
                     c.metricsPath = str(mv, mk);
                     if (c.metricsPath.empty() || c.metricsPath[0] != '/') bad(mv, mk, "must start with /");
                   }
+                });
+              } else if (k == "proxy") {
+                mapping(v, "proxy", {"workers", "access_log", "drain"}, [&](const std::string& pk, const YAML::Node& pv) {
+                  if (pk == "workers") c.proxyWorkers = static_cast<uint32_t>(integer(pv, pk, 0, 256));
+                  else if (pk == "access_log") c.accessLog = boolean(pv, pk);
+                  else c.proxyDrain = duration(pv, pk, Millis(0), Millis(600 * 1000));
                 });
               } else if (k == "limits") {
                 limitsNode = v;

@@ -150,6 +150,7 @@ std::vector<DesiredBackend> Daemon::desired(const Vip& v) const {
 Result<SyncResult> Daemon::apply(const VipKey& key) {
   auto it = vips_.find(key);
   if (it == vips_.end()) return fail(ENOENT, "no VIP " + key.str());
+  if (it->second.cfg.mode == VipMode::Http) return publishHttp(it->second);
   auto t0 = Clock::now();
   auto want = desired(it->second);
   auto r = dp_->syncVip(key, it->second.cfg.forward, want, &neigh_);
@@ -257,6 +258,9 @@ Result<void> Daemon::start() {
   for (const auto& vc : cfg_.vips) {
     Vip v;
     v.cfg = vc;
+    auto tls = tlsFor(vc);
+    if (!tls) return xlb::unexpected(tls.error());
+    v.tls = *tls;
     for (const auto& bc : vc.backends) {
       std::optional<bool> up;
       if (auto w = wasUp.find({vc.key, bc.addr}); w != wasUp.end()) up = w->second;
@@ -299,6 +303,7 @@ Result<void> Daemon::start() {
 void Daemon::shutdown() {
   stopping_ = true;
   if (guard_) guard_->stop();  // before any detach below: it would attach xlb again
+  if (proxy_) proxy_->stop(cfg_.proxyDrain);
   if (control_) control_->stop();
   if (metricsServer_) metricsServer_->stop();
   unpinOwner(cfg_.pinPath);
@@ -316,6 +321,7 @@ void Daemon::shutdown() {
 
 Result<void> Daemon::removeVip(const VipKey& key) {
   auto it = vips_.find(key);
+  if (proxy_) proxy_->remove(key);
   if (it != vips_.end()) {
     for (auto& b : it->second.backends) b->alive = false;
     vips_.erase(it);
@@ -341,6 +347,14 @@ Result<json> Daemon::reload() {
     return bad(cfg_.file + ": control_socket changed: restart xlbd to move it");
   if (auto h = checkHost(*nc); !h) return bad(h.error().message);
   if (auto r = checkCapacity(*nc, dp_->meta()); !r) return bad(r.error().message);
+  // Certificates and keys of HTTP VIPs load before anything changes (and
+  // again on every reload: renewed files are picked up).
+  std::map<VipKey, std::shared_ptr<asio::ssl::context>> tlsOf;
+  for (const auto& vc : nc->vips) {
+    auto t = tlsFor(vc);
+    if (!t) return bad(cfg_.file + ":" + std::to_string(vc.line) + ": tls: " + t.error().describe());
+    tlsOf[vc.key] = *t;
+  }
 
   warnLimits(*nc, dp_->meta());
   warnForwarding(*nc);
@@ -375,15 +389,28 @@ Result<json> Daemon::reload() {
   bool oldStartUp = cfg_.startUp;
   for (const auto& vc : nc->vips) {
     auto it = vips_.find(vc.key);
-    if (it != vips_.end() && it->second.cfg == vc) continue;  // unchanged: flows and ring untouched
+    if (it != vips_.end() && it->second.cfg == vc) {  // unchanged: flows and ring untouched
+      if (vc.mode == VipMode::Http && tlsOf[vc.key]) {
+        it->second.tls = tlsOf[vc.key];
+        apply(vc.key);
+      }
+      continue;
+    }
     Vip v;
     v.cfg = vc;
+    v.tls = tlsOf[vc.key];
+    if (it != vips_.end() && it->second.cfg.mode == vc.mode) {
+      v.http = it->second.http;  // the counters go on
+      v.inMaps = it->second.inMaps;
+    } else if (it != vips_.end() && proxy_) {
+      proxy_->remove(vc.key);  // l4 now: its listeners go
+    }
     for (const auto& bc : vc.backends) {
       std::shared_ptr<Backend> old;
       if (it != vips_.end())
         for (auto& b : it->second.backends)
           if (b->cfg.addr == bc.addr) old = b;
-      if (old && old->cfg.check == bc.check) {
+      if (old && old->cfg.check == bc.check && old->cfg.port == bc.port) {
         old->cfg = bc;  // weight or name changed: health carries over
         v.backends.push_back(old);
         continue;
@@ -397,6 +424,7 @@ Result<json> Daemon::reload() {
       if (old) {
         b->admin = old->admin;
         b->weightOverride = old->weightOverride;
+        b->http = old->http;
       }
       v.backends.push_back(b);
       startCheck(b);
@@ -424,15 +452,25 @@ std::shared_ptr<Daemon::Backend> Daemon::find(const std::string& vip, const std:
                                               const std::string& backend, std::string& err) {
   auto ep = Endpoint::parse(vip);
   auto pr = parseProto(proto.empty() ? "tcp" : proto);
-  auto addr = IpAddr::parse(backend);
   if (!ep) return err = ep.error().message, nullptr;
   if (!pr) return err = pr.error().message, nullptr;
-  if (!addr) return err = addr.error().message, nullptr;
   auto it = vips_.find(VipKey{*ep, *pr});
   if (it == vips_.end()) return err = "no VIP " + VipKey{*ep, *pr}.str() + " in the config", nullptr;
+  // BACKEND is its address, ADDR:PORT, or its name.
+  auto addr = IpAddr::parse(backend);
+  auto bep = Endpoint::parse(backend);
+  std::vector<std::shared_ptr<Backend>> hits;
   for (auto& b : it->second.backends)
-    if (b->cfg.addr == *addr) return b;
-  err = "no backend " + addr->str() + " in " + it->first.str();
+    if ((addr && b->cfg.addr == *addr) || (bep && b->cfg.addr == bep->addr && b->cfg.port == bep->port) ||
+        b->cfg.name == backend)
+      hits.push_back(b);
+  if (hits.size() == 1) return hits[0];
+  if (hits.size() > 1)
+    return err = "several backends of " + it->first.str() + " have the address " + backend +
+                 ": name one as ADDR:PORT or by its name",
+           nullptr;
+  if (!addr && !bep && it->second.cfg.mode == VipMode::L4) return err = IpAddr::parse(backend).error().message, nullptr;
+  err = "no backend " + backend + " in " + it->first.str();
   return nullptr;
 }
 
@@ -442,7 +480,7 @@ json Daemon::healthJson() const {
   for (const auto& [k, v] : vips_) {
     json bs = json::array();
     for (const auto& b : v.backends) {
-      json j{{"address", b->cfg.addr.str()}, {"name", b->cfg.name}, {"weight", b->weight()},
+      json j{{"address", b->cfg.addr.str()}, {"port", b->cfg.port}, {"name", b->cfg.name}, {"weight", b->weight()},
              {"config_weight", b->cfg.weight},
              {"admin", adminName(b->admin)}, {"check", checkTypeName(b->cfg.check.type)},
              {"state", b->up() ? "up" : "down"}};
@@ -462,7 +500,8 @@ json Daemon::healthJson() const {
       bs.push_back(j);
     }
     out.push_back({{"vip", k.str()}, {"vip_key", k.str()}, {"endpoint", k.ep.str()}, {"proto", protoName(k.proto)},
-                   {"forward", forwardName(v.cfg.forward)}, {"backends", bs}});
+                   {"mode", v.cfg.mode == VipMode::Http ? "http" : "l4"},
+                   {"forward", v.cfg.mode == VipMode::Http ? "http" : forwardName(v.cfg.forward)}, {"backends", bs}});
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "xlb/config.h"
@@ -17,6 +18,7 @@
 #include "xlb/neigh.h"
 
 #include "guard.h"
+#include "proxy.h"
 #include "opstate.h"
 
 namespace xlb {
@@ -54,10 +56,16 @@ class Daemon {
     uint32_t weight() const { return weightOverride.value_or(cfg.weight); }
     bool alive = true;  // false once removed: its check loop ends
     bool up() const { return !health || health->up(); }
+    std::shared_ptr<proxy::Counters> http = std::make_shared<proxy::Counters>();  // http VIPs
   };
   struct Vip {
     VipConfig cfg;
     std::vector<std::shared_ptr<Backend>> backends;
+    // http VIPs (http_vips.cpp):
+    std::shared_ptr<proxy::Counters> http = std::make_shared<proxy::Counters>();
+    std::shared_ptr<asio::ssl::context> tls;
+    bool inMaps = false;  // written to the maps as an L7 VIP
+    uint64_t generation = 0;
   };
 
   Result<void> attachInterfaces(const Config& c);
@@ -65,6 +73,13 @@ class Daemon {
   void startCheck(const std::shared_ptr<Backend>& b);
   asio::awaitable<void> checkLoop(std::shared_ptr<Backend> b);
   Result<SyncResult> apply(const VipKey& vip);
+  // http_vips.cpp: HTTP VIPs and the proxy.
+  Result<SyncResult> publishHttp(Vip& v);
+  Result<std::shared_ptr<asio::ssl::context>> tlsFor(const VipConfig& vc) const;
+  Result<void> startProxy();
+  void passiveFailure(const VipKey& key, const std::string& backend, const std::string& error);
+  void httpMetrics(std::ostringstream& o) const;
+  std::string cookieSecret();
   std::vector<DesiredBackend> desired(const Vip& v) const;
   Result<void> removeVip(const VipKey& vip);
   std::shared_ptr<Backend> find(const std::string& vip, const std::string& proto, const std::string& backend,
@@ -87,6 +102,8 @@ class Daemon {
   struct ControlServer;
   struct MetricsServer;
   std::unique_ptr<DataplaneGuard> guard_;
+  std::unique_ptr<proxy::Proxy> proxy_;
+  std::string cookieSecret_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metricsServer_;
 

@@ -215,6 +215,7 @@ std::string Daemon::metrics() {
     << reloadsFailed_ << "\n";
   Family(o, "xlb_config_last_reload_ok", "gauge", "0 when the last reload was rejected.");
   o << "xlb_config_last_reload_ok " << (lastReloadError_.empty() ? 1 : 0) << "\n";
+  httpMetrics(o);
   Family(o, "xlb_build_info", "gauge", "xlbd's version and the data plane ABI it speaks.");
   o << "xlb_build_info{version=\"" << XLB_VERSION << "\",abi=\"" << XLB_ABI_VERSION << "\"} 1\n";
   processMetrics(o);

@@ -99,7 +99,11 @@ struct AccessLog {
   Clock::time_point start = Clock::now(), headAt, backendAt;
   int retries = 0;
   void write() const {
-    auto ms = [](Clock::duration d) { return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count() / 1000.0).substr(0, 7); };
+    auto ms = [](Clock::duration d) {
+      char b[32];
+      std::snprintf(b, sizeof(b), "%.3f", std::chrono::duration<double, std::milli>(d).count());
+      return std::string(b);
+    };
     auto end = Clock::now();
     log::info("access " + vip + " " + client + " \"" + request + "\" " + std::to_string(status) + " " +
                   std::to_string(bytesOut) + " backend=" + backend + " retries=" + std::to_string(retries) +

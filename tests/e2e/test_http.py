@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""End-to-end for HTTP VIPs (xlbd's L7 proxy): real clients (curl, openssl
+s_client, raw sockets, a websocket client) through xlbd to real backend
+servers in the namespace lab; an l4 VIP on the same address alongside.
+Every lab is uniquely named and removed on exit, failures included."""
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools", "lab"))
+import xlblab  # noqa: E402
+
+BUILD = os.environ.get("XLB_BUILD", os.path.join(ROOT, "build"))
+VIP = xlblab.VIP4
+
+# Runs in the client's namespace: requests over raw sockets, printing JSON.
+RAW_CLIENT = r"""
+import json, socket, sys
+host, port, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode().decode("unicode_escape").encode("latin-1")
+s = socket.create_connection((host, port), timeout=5)
+s.sendall(payload)
+data = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+except socket.timeout:
+    pass
+print(json.dumps({"response": data.decode("latin-1")}))
+"""
+
+# A keep-alive client: N requests on one connection, the X-API-Node of each.
+KEEPALIVE_CLIENT = r"""
+import http.client, json, sys
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=5)
+nodes = []
+for i in range(int(sys.argv[3])):
+    c.request("GET", sys.argv[4], headers={"X-Forwarded-For": "6.6.6.6", "Connection": "keep-alive, X-Hop",
+                                           "X-Hop": "secret", "Keep-Alive": "timeout=5", "TE": "trailers",
+                                           "Proxy-Authorization": "Basic eDp4", "Upgrade": "h2c"})
+    r = c.getresponse(); body = r.read()
+    nodes.append([r.status, r.getheader("X-API-Node"), r.getheader("Set-Cookie"), body.decode()])
+print(json.dumps(nodes))
+"""
+
+WS_CLIENT = r"""
+import base64, json, os, socket, struct, sys, time
+host, port, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.create_connection((host, port), timeout=idle + 10)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /websocket/ HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n" % (host, key)).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+def frame(text):
+    data = text.encode(); mask = os.urandom(4)
+    return bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+def read():
+    h = s.recv(2); n = h[1] & 0x7f
+    data = b""
+    while len(data) < n:
+        data += s.recv(n - len(data))
+    return data.decode()
+s.sendall(frame("one")); first = read()
+sys.stdout.write(json.dumps({"status": head.split(b" ")[1].decode(), "first": first}) + "\n"); sys.stdout.flush()
+sys.stdin.readline()   # the test says when to go on (after an idle time, a reload)
+s.sendall(frame("two")); second = read()
+print(json.dumps({"second": second}))
+"""
+
+
+class HttpCase(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (namespaces, XDP)")
+        self.lab = xlblab.Lab(BUILD)
+        self.addCleanup(self.lab.down)
+        self.lab.up()
+        self.lab.own_vip()
+        self.lab.start_backends()
+
+    def start(self, http, l4=True):
+        """xlbd with an l4 VIP on :80 (unless l4 is False) and the given HTTP VIP YAML."""
+        lab = self.lab
+        cfg = lab.xlbd_config(extra=http) if l4 else lab.xlbd_config(extra=http, backends=[])
+        lab.start_xlbd(cfg)
+        stop = time.monotonic() + 15
+        while time.monotonic() < stop:
+            h = json.loads(lab.xlbctl("health", "--json").stdout)
+            if all(b["state"] == "up" for v in h for b in v["backends"]):
+                return cfg
+            time.sleep(0.05)
+        raise RuntimeError("backends not up:\n" + lab.xlbd_log())
+
+    def client(self, script, *args, input=None, timeout=60):
+        r = subprocess.run(self.lab.nsenter("client") + [sys.executable, "-c", script] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=timeout, input=input)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def raw(self, port, payload):
+        return self.client(RAW_CLIENT, VIP, port, payload)["response"]
+
+    def metric(self, text, name):
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        return None
+
+    def test_http_vip_balances_keeps_alive_and_forwards_who_asked(self):
+        lab = self.lab
+        self.start(lab.http_vip(8080))
+        # Round-robin per request on one keep-alive connection.
+        got = self.client(KEEPALIVE_CLIENT, VIP, 8080, 9, "/echo")
+        self.assertEqual([g[0] for g in got], [200] * 9)
+        self.assertEqual(sorted(g[1] for g in got), ["b1"] * 3 + ["b2"] * 3 + ["b3"] * 3)
+        echo = json.loads(got[0][3])
+        h = echo["headers"]
+        # An untrusted client's X-Forwarded-For is replaced, not appended to.
+        self.assertEqual(h["x-forwarded-for"], lab.addr4("client"))
+        self.assertEqual((h["x-forwarded-proto"], h["x-forwarded-port"]), ("http", "8080"))
+        self.assertEqual(h["x-forwarded-host"], "%s:8080" % VIP)
+        # Hop-by-hop headers stay on the client's hop (what Connection named too).
+        for hop in ("x-hop", "keep-alive", "te", "proxy-authorization", "upgrade", "connection"):
+            self.assertNotIn(hop, h)
+        # Many new connections: spread, none failed; the l4 VIP on the same address still works.
+        res = lab.requests(VIP, 90, port=8080)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        # Each worker thread keeps its own round-robin: even within a few.
+        self.assertEqual(set(res["nodes"]), {"b1", "b2", "b3"})
+        self.assertTrue(all(25 <= n <= 35 for n in res["nodes"].values()), res["nodes"])
+        res4 = lab.requests(VIP, 30, port=80)
+        self.assertEqual(res4["failures"], 0, res4["errors"])
+        stats = lab.stats()
+        self.assertGreater(stats["reasons"]["pass_l7"]["packets"], 0)
+        self.assertGreater(stats["reasons"]["tx_flow_new"]["packets"], 0)
+        metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
+        self.assertEqual(self.metric(metrics, 'xlb_http_responses_total{vip="%s:8080",class="2xx"}' % VIP), 99)
+        # A body streamed through.
+        out = lab.sh("client", "curl", "-sS", "--max-time", "5", "--data-binary", "@-",
+                     "http://%s:8080/echo" % VIP, input="y" * 200000).stdout
+        self.assertEqual(json.loads(out)["body_bytes"], 200000)
+        # One access-log line per request.
+        self.assertIn('"GET /echo HTTP/1.1" 200', lab.xlbd_log())
+
+    def test_ambiguous_requests_are_refused_and_never_reach_a_backend(self):
+        self.start(self.lab.http_vip(8080), l4=False)
+        cases = [
+            ("GET / HTTP/1.1\\r\\nHost: a\\r\\nContent-Length: 3\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nabc", "400"),
+            ("GET / HTTP/1.1\\r\\nHost: a\\r\\nX-A: 1\\r\\n  folded\\r\\n\\r\\n", "400"),
+            ("GET / HTTP/1.1\\r\\nHost: a\\r\\nHost: b\\r\\n\\r\\n", "400"),
+            ("GET / HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: gzip\\r\\n\\r\\n", "501"),
+            ("GET / HTTP/1.1\\r\\nHost: a\\r\\nContent-Length: 1\\r\\nContent-Length: 2\\r\\n\\r\\n", "400"),
+            ("GET /\\x01 HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n", "400"),
+            ("GET / HTTP/1.1\\r\\nHost: a\\r\\nX: \\x00\\r\\n\\r\\n", "400"),
+            ("GET / HTTP/2.0\\r\\nHost: a\\r\\n\\r\\n", "400"),
+            ("GET /" + "a" * 9000 + " HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n", "414"),
+            # A good request, then a smuggled one in a bad body: only the first is answered.
+            ("POST /echo HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nzz\\r\\n\\r\\n"
+             "GET /admin HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n", "400"),
+        ]
+        for payload, status in cases:
+            resp = self.raw(8080, payload)
+            self.assertTrue(resp.startswith("HTTP/1.1 " + status), "%r -> %r" % (payload[:60], resp[:80]))
+            self.assertIn("Connection: close", resp)
+        # No refused request went to a backend (the access log names none),
+        # but the smuggling case's first, whose head was good and whose body
+        # was refused mid-way; what was smuggled behind it was never read.
+        lines = [l for l in self.lab.xlbd_log().splitlines() if " access " in l]
+        self.assertEqual(len(lines), len(cases), "\n".join(lines))
+        self.assertTrue(all("backend=-" in l for l in lines[:-1]), "\n".join(lines))
+        self.assertIn('"POST /echo HTTP/1.1" 400', lines[-1])
+        self.assertIn("term=PB", lines[-1])
+        self.assertNotIn("/admin", self.lab.xlbd_log())
+
+    def test_sticky_cookie_through_drain_and_disable(self):
+        lab = self.lab
+        self.start(lab.http_vip(8080, keys="    cookie: {name: SERVERID}"), l4=False)
+        first = self.client(KEEPALIVE_CLIENT, VIP, 8080, 1, "/api/v2/ping/")[0]
+        node, cookie = first[1], first[2].split(";")[0]
+        self.assertTrue(cookie.startswith("SERVERID="), first)
+        self.assertNotIn(lab.addr4(node), cookie, "the cookie tells the backend's address")
+
+        def with_cookie(n=6):
+            out = lab.sh("client", "sh", "-c", "for i in $(seq %d); do curl -sS --max-time 3 -o /dev/null -D - "
+                         "-H 'Cookie: a=1; %s' http://%s:8080/api/v2/ping/ | grep -i x-api-node; done" % (n, cookie, VIP)).stdout
+            return [line.split(":")[1].strip() for line in out.splitlines()]
+        self.assertEqual(with_cookie(), [node] * 6)
+        ep = "%s:8080" % VIP
+        # Drained: its sticky sessions go on; new clients go elsewhere.
+        lab.xlbctl("backend", "drain", ep, node)
+        self.assertEqual(with_cookie(), [node] * 6)
+        fresh = lab.requests(VIP, 30, port=8080)
+        self.assertNotIn(node, fresh["nodes"])
+        # Disabled: re-balanced, and a new cookie names the new backend.
+        lab.xlbctl("backend", "disable", ep, node)
+        moved = self.client(KEEPALIVE_CLIENT, VIP, 8080, 1, "/api/v2/ping/")
+        out = lab.sh("client", "curl", "-sS", "-D", "-", "-o", "/dev/null", "-H", "Cookie: " + cookie,
+                     "http://%s:8080/api/v2/ping/" % VIP).stdout
+        self.assertNotIn("X-API-Node: %s" % node, out)
+        self.assertIn("Set-Cookie: SERVERID=", out)
+        self.assertNotIn(cookie, out)
+        del moved
+
+    def test_tls_sni_alpn_and_redirect(self):
+        lab = self.lab
+        d = tempfile.mkdtemp(prefix="xlbtls", dir=lab.run_dir)
+        certs = []
+        for name in ("a.lab.test", "b.lab.test"):
+            cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+            xlblab.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "1", "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name,
+                        "-keyout", key, "-out", cert])
+            certs.append("{cert_file: %s, key_file: %s}" % (cert, key))
+        http = lab.http_vip(8443, keys="    tls: {certificates: [%s]}" % ", ".join(certs))
+        http += lab.http_vip(8081, keys="    redirect: {scheme: https, code: 308}")
+        self.start(http, l4=False)
+
+        def s_client(*args):
+            return lab.sh("client", "sh", "-c", "echo | openssl s_client -connect %s:8443 %s 2>&1" % (VIP, " ".join(args)),
+                          check=False).stdout
+        out = s_client("-servername", "b.lab.test", "-alpn", "h2,http/1.1")
+        self.assertIn("subject=CN = b.lab.test", out)
+        self.assertIn("ALPN protocol: http/1.1", out)
+        self.assertIn("subject=CN = a.lab.test", s_client("-servername", "a.lab.test"))
+        self.assertIn("subject=CN = a.lab.test", s_client("-noservername"))
+        old = s_client("-tls1_1")
+        self.assertTrue("Cipher is (NONE)" in old or "no protocols available" in old, old[-400:])
+        r = lab.sh("client", "curl", "-sS", "-k", "--max-time", "5", "--resolve", "b.lab.test:8443:%s" % VIP,
+                   "https://b.lab.test:8443/echo").stdout
+        h = json.loads(r)["headers"]
+        self.assertEqual((h["x-forwarded-proto"], h["x-forwarded-port"]), ("https", "8443"))
+        # Plain HTTP VIP: everything redirected to https.
+        r = lab.sh("client", "curl", "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "5",
+                   "-H", "Host: awx.lab.test", "http://%s:8081/api/v2/ping/?x=1" % VIP).stdout
+        self.assertIn("HTTP/1.1 308", r)
+        self.assertIn("Location: https://awx.lab.test/api/v2/ping/?x=1", r)
+
+    def test_backend_killed_under_load_loses_no_idempotent_request(self):
+        lab = self.lab
+        self.start(lab.http_vip(8080, check="{type: http, path: /api/v2/ping/, interval: 1s, timeout: 250ms, "
+                                             "rise: 2, fall: 3}"), l4=False)
+        p = subprocess.Popen(lab.client_cmd(VIP, 400, port=8080, interval=0.01, log=True),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        time.sleep(1.0)
+        lab.stop_backend("b2")
+        out, err = p.communicate(timeout=120)
+        res = json.loads(out)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertEqual(sum(res["nodes"].values()), 400)
+        # The connect failures the workers saw took b2 down before its checks could (3 s).
+        self.assertIn("is down: passive:", lab.xlbd_log())
+        metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
+        self.assertGreater(self.metric(metrics, 'xlb_http_retries_total{vip="%s:8080"}' % VIP), 0)
+
+    def test_websocket_tunnel_survives_idle_and_a_reload(self):
+        lab = self.lab
+        cfg = self.start(lab.http_vip(8080, keys="    timeouts: {client_idle: 2s, tunnel: 1h}"), l4=False)
+        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", WS_CLIENT, VIP, "8080", "30"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        first = json.loads(p.stdout.readline())
+        self.assertEqual(first["status"], "101")
+        node = first["first"].split(":")[0]
+        self.assertEqual(first["first"], node + ":one")
+        # Idle well past client_idle (2 s), across a reload that changes the VIP.
+        time.sleep(5)
+        with open(cfg) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text.replace("client_idle: 2s", "client_idle: 3s"))
+        lab.xlbctl("reload")
+        time.sleep(25)
+        p.stdin.write("\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(json.loads(out)["second"], node + ":two", err)
+
+    def test_slow_head_gets_408_while_others_are_served(self):
+        lab = self.lab
+        self.start(lab.http_vip(8080, keys="    timeouts: {client_header: 1s}"), l4=False)
+        slow = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", RAW_CLIENT, VIP, "8080",
+                                                         "GET / HTTP/1.1\\r\\nHost: a\\r\\n"],
+                                stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: slow.poll() is None and slow.kill())
+        res = lab.requests(VIP, 30, port=8080)
+        self.assertEqual(res["failures"], 0)
+        out, _ = slow.communicate(timeout=10)
+        self.assertTrue(json.loads(out)["response"].startswith("HTTP/1.1 408"), out)
+        # Too many headers: 431.
+        big = "GET / HTTP/1.1\\r\\nHost: a\\r\\n" + "".join("X-%d: v\\r\\n" % i for i in range(150)) + "\\r\\n"
+        self.assertTrue(self.raw(8080, big).startswith("HTTP/1.1 431"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
