@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <sstream>
 
 namespace xlb {
 namespace {
@@ -320,6 +322,87 @@ TEST(Config, OlamExampleIsValid) {
   }
   EXPECT_EQ(https.backends[2].weight, 2u);
   EXPECT_EQ(*c->vips[1].backends[0].check.port, 8080);
+}
+
+}  // namespace
+}  // namespace xlb
+
+namespace xlb {
+namespace {
+
+// The shipped HTTP example, with its certificate paths pointed at files
+// that exist here.
+TEST(Config, OlamHttpExampleIsValid) {
+  std::ifstream in(XLB_SOURCE_DIR "/examples/olam-http.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str(), dir = ::testing::TempDir();
+  for (const char* f : {"awx.pem", "awx.key"}) {
+    std::ofstream(dir + f) << "x";
+    text.replace(text.find(std::string("/etc/xlb/") + f), 9 + std::strlen(f), dir + f);
+  }
+  auto c = parseConfig(text, "olam-http.yaml");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->vips.size(), 2u);
+  const auto& v = c->vips[0];
+  EXPECT_EQ(v.mode, VipMode::Http);
+  EXPECT_EQ(v.http.certs.size(), 1u);
+  EXPECT_EQ(v.http.cookie, "SERVERID");
+  EXPECT_EQ(v.http.timeouts.tunnel, Millis(3600000));
+  EXPECT_EQ(v.backends[2].weight, 2u);
+  EXPECT_EQ(v.backends[0].port, 80);
+  EXPECT_EQ(c->vips[1].http.redirect, 301);
+}
+
+TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
+  const char* head = "interfaces: [{name: eth0}]\nvips:\n";
+  auto ok = parseConfig(std::string(head) +
+                            "  - address: 198.18.0.1:443\n    mode: http\n    balance: header:X-Tenant\n"
+                            "    routes:\n      - {host: api.example, path_prefix: /api/, backends: [n1]}\n"
+                            "    acl: {allow: [198.18.0.0/15], deny: [198.18.9.0/24]}\n"
+                            "    forwarded: {mode: append, trusted_proxies: [198.18.0.0/24]}\n"
+                            "    backends:\n      - {address: 198.18.0.11, port: 8080, name: n1}\n"
+                            "      - {address: 198.18.0.11, port: 8081, name: n2}\n",
+                        "t.yaml");
+  ASSERT_TRUE(ok) << ok.error().message;
+  const auto& h = ok->vips[0].http;
+  EXPECT_EQ(h.balance, Balance::Header);
+  EXPECT_EQ(h.balanceKey, "X-Tenant");
+  ASSERT_EQ(h.routes.size(), 1u);
+  EXPECT_EQ(h.routes[0].backends, std::vector<std::string>{"n1"});
+  EXPECT_TRUE(h.forwardedAppend);
+  EXPECT_EQ(ok->vips[0].backends[1].port, 8081);
+  const BadCase cases[] = {
+      {"forward on an http VIP", "  - {address: 198.18.0.1:80, mode: http, forward: ipip, backends: []}\n",
+       "t.yaml:3: forward: means nothing for an http VIP"},
+      {"send_to_all on an http VIP", "  - {address: 198.18.0.1:80, mode: http, all_down: send_to_all, backends: []}\n",
+       "t.yaml:3: all_down: send_to_all means nothing for an http VIP"},
+      {"http keys on an l4 VIP", "  - address: 198.18.0.1:80\n    cookie: {name: S}\n    backends: []\n",
+       "t.yaml:4: cookie: means nothing for an l4 VIP (set mode: http)"},
+      {"port on an l4 backend", "  - address: 198.18.0.1:80\n    backends:\n      - {address: 198.18.0.11, port: 81}\n",
+       "t.yaml:5: port: means nothing for an l4 VIP"},
+      {"route to an unknown backend", "  - address: 198.18.0.1:80\n    mode: http\n    routes: [{backends: [nope]}]\n"
+                                      "    backends: [{address: 198.18.0.11, name: n1}]\n",
+       "t.yaml:5: backends: no backend named 'nope' in this VIP"},
+      {"balance without a name", "  - {address: 198.18.0.1:80, mode: http, balance: header, backends: []}\n",
+       "t.yaml:3: balance: 'header' needs a name"},
+      {"unknown balance", "  - {address: 198.18.0.1:80, mode: http, balance: random, backends: []}\n",
+       "t.yaml:3: balance: 'random' is not a balance"},
+      {"missing certificate file", "  - {address: 198.18.0.1:443, mode: http, tls: {cert_file: /nonexistent.pem, key_file: /nonexistent.key}, backends: []}\n",
+       "t.yaml:3: cert_file: no such file /nonexistent.pem"},
+      {"redirect code", "  - {address: 198.18.0.1:80, mode: http, redirect: {scheme: https, code: 303}, backends: []}\n",
+       "t.yaml:3: code: use 301, 302, 307 or 308"},
+      {"bad cookie name", "  - {address: 198.18.0.1:80, mode: http, cookie: {name: \"a b\"}, backends: []}\n",
+       "t.yaml:3: name: 'a b' is not a cookie name"},
+      {"unknown mode", "  - {address: 198.18.0.1:80, mode: tcp, backends: []}\n", "t.yaml:3: mode: 'tcp' is not a mode"},
+      {"same address and port twice", "  - address: 198.18.0.1:80\n    mode: http\n    backends:\n"
+                                      "      - {address: 198.18.0.11, port: 80}\n      - {address: 198.18.0.11, port: 80}\n",
+       "t.yaml:7: address: backend 198.18.0.11:80 is listed twice"},
+  };
+  for (const auto& c : cases) {
+    std::string err = errorOf(std::string(head) + c.yaml);
+    EXPECT_EQ(err.rfind(c.expect, 0), 0u) << c.name << ": got '" << err << "', want it to start with '" << c.expect << "'";
+  }
 }
 
 }  // namespace

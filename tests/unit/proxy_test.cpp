@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+// The proxy's pieces without a network: every balancing algorithm, header
+// rewriting, the cookie codec. (They build and link without BPF.)
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "balance.h"
+#include "rewrite.h"
+
+namespace xlb::proxy {
+namespace {
+
+ProxyVip pool(std::vector<uint32_t> weights) {
+  ProxyVip v;
+  v.generation = 1;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    ProxyBackend b;
+    b.name = "node" + std::to_string(i + 1);
+    b.weight = weights[i];
+    b.up = true;
+    v.backends.push_back(b);
+    v.all.push_back(i);
+  }
+  return v;
+}
+
+TEST(Balance, SmoothWeightedRoundRobinSpreadsByWeight) {
+  auto v = pool({5, 1, 1});
+  auto rr = makeRoundRobin();
+  std::string seq;
+  for (int i = 0; i < 7; ++i) seq += static_cast<char>('a' + rr->pick(v, v.all, ""));
+  EXPECT_EQ(seq, "aabacaa");  // never five a's in a row
+  std::map<size_t, int> n;
+  for (int i = 0; i < 7000; ++i) ++n[rr->pick(v, v.all, "")];
+  EXPECT_EQ(n[0], 5000);
+  EXPECT_EQ(n[1], 1000);
+  EXPECT_EQ(n[2], 1000);
+  // Only the candidates given.
+  for (int i = 0; i < 10; ++i) EXPECT_NE(rr->pick(v, {1, 2}, ""), 0u);
+}
+
+TEST(Balance, LeastConnectionsPrefersTheLeastBusyPerWeight) {
+  auto v = pool({1, 1, 2});
+  auto lc = makeLeastConn();
+  std::map<size_t, int> open;
+  for (int i = 0; i < 8; ++i) ++open[lc->pick(v, v.all, "")];
+  EXPECT_EQ(open[0], 2);
+  EXPECT_EQ(open[1], 2);
+  EXPECT_EQ(open[2], 4);
+  lc->done(0);
+  lc->done(0);
+  EXPECT_EQ(lc->pick(v, v.all, ""), 0u);  // now the least busy
+}
+
+TEST(Balance, ConsistentHashMovesOnlyTheKeysOfWhatChanged) {
+  auto v = pool({1, 1, 1, 1});
+  auto h = makeHash();
+  std::map<std::string, size_t> before;
+  std::map<size_t, int> share;
+  for (int i = 0; i < 4000; ++i) {
+    std::string key = "198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    before[key] = h->pick(v, v.all, key);
+    ++share[before[key]];
+    EXPECT_EQ(h->pick(v, v.all, key), before[key]);  // the same key, the same backend
+  }
+  for (auto [b, n] : share) EXPECT_NEAR(n, 1000, 150) << b;
+  // node3 leaves: its keys move, no other key does.
+  std::vector<size_t> left{0, 1, 3};
+  int moved = 0;
+  for (const auto& [key, b] : before) {
+    size_t now = h->pick(v, left, key);
+    if (b == 2) {
+      ++moved;
+      EXPECT_NE(now, 2u);
+    } else {
+      EXPECT_EQ(now, b) << key;
+    }
+  }
+  EXPECT_EQ(moved, share[2]);
+  // Weights scale the shares.
+  auto w = pool({3, 1});
+  std::map<size_t, int> ws;
+  for (int i = 0; i < 4000; ++i) ++ws[h->pick(w, w.all, "k" + std::to_string(i))];
+  EXPECT_NEAR(ws[0], 3000, 150);
+}
+
+TEST(Rewrite, HopByHopHeadersGoFramingAndHostStay) {
+  http::Message m;
+  m.method = "GET";
+  m.target = "/";
+  m.headers = {{"Host", "a"},        {"Connection", "keep-alive, X-Secret, Host, Content-Length"},
+               {"X-Secret", "1"},    {"Keep-Alive", "timeout=5"},
+               {"TE", "trailers"},   {"Trailer", "X"},
+               {"Proxy-Authorization", "x"}, {"Upgrade", "h2c"},
+               {"HTTP2-Settings", "x"}, {"Content-Length", "0"},
+               {"X-Kept", "yes"}};
+  stripHopByHop(m, false);
+  std::set<std::string> names;
+  for (const auto& h : m.headers) names.insert(h.name);
+  EXPECT_EQ(names, (std::set<std::string>{"Host", "Content-Length", "X-Kept"}));
+  http::Message ws;
+  ws.headers = {{"Connection", "Upgrade"}, {"Upgrade", "websocket"}, {"Sec-WebSocket-Key", "k"}};
+  stripHopByHop(ws, true);
+  EXPECT_EQ(ws.find("Upgrade")->value, "websocket");
+  EXPECT_EQ(ws.find("Connection")->value, "Upgrade");
+}
+
+TEST(Rewrite, XForwardedForIsReplacedUnlessATrustedProxyAppends) {
+  HttpVip cfg;
+  auto client = *IpAddr::parse("198.18.0.1");
+  http::Message m;
+  m.headers = {{"Host", "awx.example:8443"}, {"X-Forwarded-For", "6.6.6.6"}, {"X-Forwarded-Proto", "https"}};
+  setForwarded(m, cfg, client, false, 80);
+  EXPECT_EQ(m.find("X-Forwarded-For")->value, "198.18.0.1");
+  EXPECT_EQ(m.count("X-Forwarded-For"), 1u);
+  EXPECT_EQ(m.find("X-Forwarded-Proto")->value, "http");
+  EXPECT_EQ(m.find("X-Forwarded-Port")->value, "80");
+  EXPECT_EQ(m.find("X-Forwarded-Host")->value, "awx.example:8443");
+  cfg.forwardedAppend = true;
+  cfg.trustedProxies = {*Prefix::parse("198.18.0.0/24")};
+  http::Message t;
+  t.headers = {{"X-Forwarded-For", "203.0.113.9, 10.0.0.1"}};
+  setForwarded(t, cfg, client, true, 443);
+  EXPECT_EQ(t.find("X-Forwarded-For")->value, "203.0.113.9, 10.0.0.1, 198.18.0.1");
+  // Not from a trusted proxy, or a chain that is not addresses: replaced.
+  http::Message u;
+  u.headers = {{"X-Forwarded-For", "203.0.113.9"}};
+  setForwarded(u, cfg, *IpAddr::parse("198.19.9.9"), true, 443);
+  EXPECT_EQ(u.find("X-Forwarded-For")->value, "198.19.9.9");
+  http::Message g;
+  g.headers = {{"X-Forwarded-For", "<script>"}};
+  setForwarded(g, cfg, client, true, 443);
+  EXPECT_EQ(g.find("X-Forwarded-For")->value, "198.18.0.1");
+}
+
+TEST(Rewrite, PersistenceCookieIsReadRemovedAndTellsNoAddress) {
+  http::Message m;
+  m.headers = {{"Cookie", "a=1; SERVERID=\"abc\"; b=2"}, {"Cookie", "SERVERID=zzz"}};
+  EXPECT_EQ(*cookieValue(m, "SERVERID"), "abc");
+  EXPECT_FALSE(cookieValue(m, "SERVER"));
+  removeCookie(m, "SERVERID");
+  ASSERT_EQ(m.count("Cookie"), 1u);  // the one left empty is dropped
+  EXPECT_EQ(m.find("Cookie")->value, "a=1; b=2");
+  VipKey vip{*Endpoint::parse("198.18.0.100:443"), 6};
+  auto t1 = cookieToken("secret-1", vip, "198.18.0.11:80");
+  EXPECT_EQ(t1.size(), 16u);
+  EXPECT_EQ(t1, cookieToken("secret-1", vip, "198.18.0.11:80"));  // stable
+  EXPECT_NE(t1, cookieToken("secret-2", vip, "198.18.0.11:80"));  // keyed
+  EXPECT_NE(t1, cookieToken("secret-1", vip, "198.18.0.12:80"));
+  EXPECT_EQ(t1.find("198"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xlb::proxy
