@@ -302,8 +302,9 @@ class Parser {
       mapping(x, "tls certificate", {"cert_file", "key_file"}, [&](const std::string& k, const YAML::Node& v) {
         (k == "cert_file" ? t.certFile : t.keyFile) = file(v, k);
       });
-      if (t.certFile.empty()) bad(x, "cert_file", "missing");
-      if (t.keyFile.empty()) bad(x, "key_file", "missing");
+      if (!x["cert_file"]) bad(x, "cert_file", "missing");
+      if (!x["key_file"]) bad(x, "key_file", "missing");
+      if (t.certFile.empty() || t.keyFile.empty()) throw Skip{};  // reported above
       h.certs.push_back(t);
     };
     if (n.IsMap() && n["certificates"]) {
