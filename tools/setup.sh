@@ -5,15 +5,19 @@
 #                             errors, the unit and bpf tests are also built
 #                             under ASan+UBSan, and the packages the build
 #                             tests use (clang-16, dpkg-dev) are installed
+#   tools/setup.sh --bench    also what tools/bench/http_bench.py compares
+#                             with (haproxy, nginx-light, wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tests=OFF
+bench=OFF
 for a in "$@"; do
   case "$a" in
     --tests) tests=ON ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) echo "tools/setup.sh: unknown option '$a' (use --tests or nothing)" >&2; exit 2 ;;
+    --bench) bench=ON ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "tools/setup.sh: unknown option '$a' (use --tests, --bench or nothing)" >&2; exit 2 ;;
   esac
 done
 
@@ -31,6 +35,9 @@ PKGS=(
 )
 if [ "$tests" = ON ]; then
   PKGS+=(clang-16 dpkg-dev file systemd)
+fi
+if [ "$bench" = ON ]; then
+  PKGS+=(haproxy nginx-light wrk)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
