@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write every measurement here")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record xlbd with perf (linux-perf) during its first plain keep-alive run, into FILE")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (namespaces)", file=sys.stderr)
@@ -183,7 +185,14 @@ def main():
                     scheme = "https" if kind == "tls" else "http"
                     url = "%s://%s:%d/api/v2/ping/" % (scheme, VIP, PORTS[proxy][kind])
                     c0 = cpu_seconds(pids[proxy])
+                    perf = None
+                    if a.perf and proxy == "xlbd" and rnd == 0 and name == SCENARIOS[0][0]:
+                        perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(pids[proxy])],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     r = wrk(lab, url, args, a.seconds)
+                    if perf:
+                        perf.send_signal(2)
+                        perf.wait(timeout=30)
                     r.update(proxy=proxy, scenario=name, round=rnd,
                              cpu_per_10k=(cpu_seconds(pids[proxy]) - c0) / max(r["requests"], 1) * 10000)
                     if r["problems"]:

@@ -62,6 +62,7 @@ Result<SyncResult> Daemon::publishHttp(Vip& v) {
   if (auto r = startProxy(); !r) return xlb::unexpected(r.error());
   auto snap = std::make_shared<proxy::ProxyVip>();
   snap->key = key;
+  snap->name = key.str();
   snap->cfg = v.cfg.http;
   snap->tls = v.tls;
   snap->stats = v.http;

@@ -172,6 +172,13 @@ struct Parser::Llhttp {
     p.data = this;
   }
   static Llhttp* self(llhttp_t* p) { return static_cast<Llhttp*>(p->data); }
+  void reset(llhttp_type_t type) {
+    llhttp_init(&p, type, &s);
+    p.data = this;
+    inValue = tooLarge = badExtension = complete = false;
+    extension = 0;
+    bodyBytes = 0;
+  }
   int ext(size_t n) {
     extension += n;
     if (extension > owner->limits_.chunkExtension) return badExtension = true, -1;
@@ -193,7 +200,7 @@ void Parser::reset() {
   keepAlive_ = true;
   upgrade_ = continue_ = false;
   failure_ = {};
-  ll_.reset();
+  // ll_ stays allocated: parseHead initialises it again for the next message.
 }
 
 Parser::Step Parser::fail(int status, std::string why) {
@@ -248,7 +255,8 @@ Parser::Step Parser::feed(std::string_view data) {
 Parser::Step Parser::parseHead(size_t end) {
   std::string_view head(head_.data(), end);
   if (!checkRaw(head)) return Step{Step::Fail};
-  ll_ = std::make_unique<Llhttp>(this, kind_ == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE);
+  if (!ll_) ll_ = std::make_unique<Llhttp>(this, kind_ == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE);
+  ll_->reset(kind_ == Kind::Request ? HTTP_REQUEST : HTTP_RESPONSE);
   auto e = llhttp_execute(&ll_->p, head.data(), head.size());
   if (e != HPE_PAUSED) {
     if (e == HPE_INVALID_METHOD) return fail(501, "method not implemented");

@@ -101,6 +101,7 @@ class Parser {
   const Failure& failure() const { return failure_; }
   // Ready for the next message on the same connection.
   void reset();
+  void setLimits(const Limits& l) { limits_ = l; }
 
  private:
   Step fail(int status, std::string why);

@@ -30,22 +30,61 @@ constexpr int kAttempts = 3;  // backends tried for one request
 
 using ReadResult = std::tuple<std::error_code, size_t>;
 
+// One timer per connection, armed lazily: an operation only records its
+// deadline (no system call); the watchdog wakes when the earliest deadline
+// it was told of comes, and cancels what the connection waits on if that
+// deadline has really passed. (A timer raced against every read and write
+// with an awaitable || cost more than the proxying around it.)
+struct Deadline {
+  explicit Deadline(asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+  Clock::time_point at = Clock::time_point::max(), armed = Clock::time_point::max();
+  bool fired = false, stopped = false;
+  std::function<void()> cancel;  // cancels the connection's pending operations
+  void set(Clock::time_point d) {
+    at = d;
+    fired = false;
+    if (d < armed) timer.cancel();  // the watchdog sleeps too long: wake it to re-arm
+  }
+  // Nothing is timed until the next set(): a stale deadline must not cut
+  // what follows (a tunnel keeps its own idle watchdog).
+  void clear() { at = Clock::time_point::max(); }
+  void stop() {
+    stopped = true;
+    cancel = nullptr;
+    timer.cancel();
+  }
+};
+
+asio::awaitable<void> watch(std::shared_ptr<Deadline> dl) {
+  for (;;) {
+    dl->armed = dl->at;
+    dl->timer.expires_at(dl->at);
+    co_await dl->timer.async_wait(kTuple);
+    if (dl->stopped) co_return;
+    if (Clock::now() >= dl->at) {
+      dl->fired = true;
+      dl->at = Clock::time_point::max();
+      if (dl->cancel) dl->cancel();
+    }
+  }
+}
+
 // Reads some bytes, or gives up at `deadline` (timed_out).
 template <class S>
-asio::awaitable<ReadResult> readSome(S& s, char* buf, size_t n, asio::steady_timer& t, Clock::time_point deadline) {
-  t.expires_at(deadline);
-  auto r = co_await (s.async_read_some(asio::buffer(buf, n), kTuple) || t.async_wait(kTuple));
-  if (r.index() == 1) co_return ReadResult{asio::error::timed_out, 0};
-  co_return std::get<0>(r);
+asio::awaitable<ReadResult> readSome(S& s, char* buf, size_t n, Deadline& dl, Clock::time_point deadline) {
+  dl.set(deadline);
+  auto r = co_await s.async_read_some(asio::buffer(buf, n), kTuple);
+  if (dl.fired) co_return ReadResult{asio::error::timed_out, 0};
+  co_return r;
 }
 
 template <class S>
-asio::awaitable<bool> writeAll(S& s, std::string_view data, asio::steady_timer& t, std::chrono::milliseconds timeout) {
+asio::awaitable<bool> writeAll(S& s, std::string_view data, Deadline& dl, std::chrono::milliseconds timeout) {
   if (data.empty()) co_return true;
-  t.expires_after(timeout);
-  auto r = co_await (asio::async_write(s, asio::buffer(data.data(), data.size()), kTuple) || t.async_wait(kTuple));
-  if (r.index() == 1) co_return false;
-  co_return !std::get<0>(std::get<0>(r));
+  dl.set(Clock::now() + timeout);
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(data.data(), data.size()), kTuple);
+  co_return !ec && !dl.fired;
 }
 
 template <class S>
@@ -153,10 +192,27 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
   } leave{sessions_};
   std::string in;  // bytes from the client not consumed yet (pipelining)
   std::vector<char> buf(kRead);
-  asio::steady_timer timer(io_);
+  std::unique_ptr<tcp::socket> bs;  // the backend connection of the request in progress
+  auto dl = std::make_shared<Deadline>(io_);
+  Deadline& timer = *dl;
+  dl->cancel = [&client, &bs] {
+    std::error_code ignore;
+    client.lowest_layer().cancel(ignore);
+    if (bs) bs->cancel(ignore);
+  };
+  asio::co_spawn(io_, watch(dl), asio::detached);
+  struct StopWatch {
+    Deadline& d;
+    ~StopWatch() { d.stop(); }
+  } stopWatch{*dl};
   bool first = true;
-  std::string clientName = ci.addr.isV4() ? ci.addr.str() + ":" + std::to_string(ci.port)
-                                          : "[" + ci.addr.str() + "]:" + std::to_string(ci.port);
+  const bool logging = owner_.hooks().accessLog;
+  std::string clientName;
+  if (logging)
+    clientName = ci.addr.isV4() ? ci.addr.str() + ":" + std::to_string(ci.port)
+                                : "[" + ci.addr.str() + "]:" + std::to_string(ci.port);
+  http::Parser req(http::Parser::Kind::Request, {});
+  http::Parser resp(http::Parser::Kind::Response, http::Limits{8192, 65536, 200, 0, 256});
 
   for (;; first = false) {
     auto vip = slot->current.load();  // this request's view, whatever changes meanwhile
@@ -167,10 +223,13 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     limits.headerBytes = cfg.limits.headerBytes;
     limits.headerCount = cfg.limits.headerCount;
     limits.body = cfg.limits.body;
-    http::Parser req(http::Parser::Kind::Request, limits);
+    req.reset();
+    req.setLimits(limits);
     AccessLog al;
-    al.vip = vip->key.str();
-    al.client = clientName;
+    if (logging) {
+      al.vip = vip->name;
+      al.client = clientName;
+    }
 
     // 1. The head: an idle keep-alive connection waits client_idle for a
     // first byte, then (as a new connection at once) client_header for the
@@ -191,7 +250,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
                             cfg.timeouts.clientHeader);
           al.status = 408;
           al.termination = "cR";
-          if (owner_.hooks().accessLog) al.write();
+          if (logging) al.write();
           vstats.response(408, 0);
         }
         closeStream(client);
@@ -219,7 +278,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       vstats.response(status, std::chrono::duration<double>(Clock::now() - al.start).count());
       vstats.bytesOut.fetch_add(out.size(), std::memory_order_relaxed);
       bool ok = co_await writeAll(client, out, timer, cfg.timeouts.clientIdle);
-      if (owner_.hooks().accessLog) al.write();
+      if (logging) al.write();
       co_return ok && keep;
     };
     if (st.what == http::Parser::Step::Fail) {
@@ -231,7 +290,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       co_return;
     }
     http::Message& m = req.message();
-    al.request = m.method + " " + m.target.substr(0, 256) + (m.minor ? " HTTP/1.1" : " HTTP/1.0");
+    if (logging) al.request = m.method + " " + m.target.substr(0, 256) + (m.minor ? " HTTP/1.1" : " HTTP/1.0");
+    const int clientMinor = m.minor;
 
     // 2. Policy: who may ask, and plain VIPs that only redirect.
     std::string_view path = std::string_view(m.target).substr(0, m.target.find('?'));
@@ -271,7 +331,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
 
     // 4. The head the backend gets.
     bool upgrade = req.upgrade();
-    http::Message out = m;
+    const std::string method = m.method;
+    http::Message& out = m;  // rewritten in place: the client's head is not needed as it was
     stripHopByHop(out, upgrade);
     setForwarded(out, cfg, ci.addr, ci.tls, vip->key.ep.port);
     if (!cfg.cookie.empty()) removeCookie(out, cfg.cookie);
@@ -284,10 +345,10 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     // to another backend; a reused connection the backend had closed is
     // retried on a new one while nothing of a body was sent.
     std::set<size_t> tried;
-    std::unique_ptr<tcp::socket> bs;
+    bs.reset();
     std::optional<size_t> chosen;
-    http::Parser resp(http::Parser::Kind::Response, http::Limits{8192, 65536, 200, 0, 256});
-    resp.answering(m.method);
+    resp.reset();
+    resp.answering(method);
     std::string back;  // bytes from the backend not consumed yet
     bool bodySent = false, gotResponse = false;
     Balancer& bal = balancer(*vip);
@@ -316,9 +377,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       } else {
         bs = std::make_unique<tcp::socket>(io_);
         tcp::endpoint ep(asio::ip::make_address(be.ep.addr.str()), be.ep.port);
-        timer.expires_after(cfg.timeouts.connect);
-        auto cr = co_await (bs->async_connect(ep, kTuple) || timer.async_wait(kTuple));
-        std::error_code cec = cr.index() == 1 ? asio::error::timed_out : std::get<0>(std::get<0>(cr));
+        timer.set(Clock::now() + cfg.timeouts.connect);
+        auto [cec] = co_await bs->async_connect(ep, kTuple);
+        if (timer.fired) cec = asio::error::timed_out;
         if (cec) {
           be.stats->connectFailures.fetch_add(1, std::memory_order_relaxed);
           owner_.reportConnectFailure(vip->key, be.name, cec == asio::error::timed_out ? "connect timeout" : cec.message());
@@ -383,7 +444,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
                                                        req.failure().why + "\n");
           } else {
             al.termination = "CD";  // the client went away in the middle of its body
-            if (owner_.hooks().accessLog) al.write();
+            if (logging) al.write();
           }
           closeStream(client);
           co_return;
@@ -407,7 +468,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
               stripHopByHop(im, false);
               co_await writeAll(client, im.serialize(), timer, cfg.timeouts.clientIdle);
               resp.reset();
-              resp.answering(m.method);
+              resp.answering(method);
               continue;
             }
             gotResponse = true;
@@ -438,10 +499,10 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       }
       // Closed before answering: a reused connection raced the backend's
       // close; retry what can be retried.
-      if (failed && !any && reused && !bodySent && idempotent(m.method)) {
+      if (failed && !any && reused && !bodySent && idempotent(method)) {
         --attempt;
         resp.reset();
-        resp.answering(m.method);
+        resp.answering(method);
         back.clear();
         continue;
       }
@@ -472,7 +533,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     } active{*be.stats, vstats};
 
     // 6. The response head the client gets.
-    http::Message rm = resp.message();
+    http::Message& rm = resp.message();
     bool tunnel = upgrade && rm.status == 101;
     stripHopByHop(rm, tunnel);
     bool keep = req.keepAlive() && resp.framing() != http::Framing::UntilClose && !tunnel;
@@ -481,21 +542,32 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       if (!rm.find("Cache-Control")) rm.add("Cache-Control", "private");  // nocache: never cached with a cookie
     }
     if (!keep && !tunnel) rm.set("Connection", "close");
-    else if (keep && m.minor == 0) rm.set("Connection", "keep-alive");
+    else if (keep && clientMinor == 0) rm.set("Connection", "keep-alive");
     rm.minor = 1;
     std::string rhead = rm.serialize();
+    al.status = rm.status;
+    // What of the body has come already goes in the same write as the head.
+    bool done = resp.framing() == http::Framing::None;
+    if (!tunnel && !done && !back.empty()) {
+      auto b = resp.feed(back);
+      if (b.what != http::Parser::Step::Fail) {
+        rhead.append(b.raw);
+        back.erase(0, b.used);
+        done = b.what == http::Parser::Step::Done;
+      }
+    }
     bool ok = co_await writeAll(client, rhead, timer, cfg.timeouts.clientIdle);
     uint64_t sent = rhead.size();
-    al.status = rm.status;
 
     // 7. The body, as it came; or the tunnel.
     bool backOk = true;
     if (ok && tunnel) {
       vstats.response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
       be.stats->response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
-      if (owner_.hooks().accessLog) al.write();
+      if (logging) al.write();
       if (!back.empty()) co_await writeAll(client, back, timer, cfg.timeouts.tunnel);
       if (!in.empty()) co_await writeAll(*bs, in, timer, cfg.timeouts.tunnel);
+      timer.clear();
       auto last = std::make_shared<Clock::time_point>(Clock::now());
       auto pump = [last](auto& from, auto& to) -> asio::awaitable<void> {
         std::vector<char> b(kRead);
@@ -519,7 +591,6 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       closeStream(client);
       co_return;
     }
-    bool done = resp.framing() == http::Framing::None;
     while (ok && !done) {
       if (!back.empty()) {
         auto b = resp.feed(back);
@@ -552,7 +623,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     be.stats->bytesOut.fetch_add(sent, std::memory_order_relaxed);
     al.bytesOut = sent;
     if (!ok) al.termination = backOk ? "CD" : "SD";
-    if (owner_.hooks().accessLog) al.write();
+    if (logging) al.write();
     bal.done(*chosen);
     if (backOk && done && resp.keepAlive() && back.empty())
       pool_.put(be.ep, std::move(bs));

@@ -56,6 +56,7 @@ struct ProxyBackend {
 
 struct ProxyVip {
   VipKey key;
+  std::string name;  // key.str(), for logs
   HttpVip cfg;
   std::vector<ProxyBackend> backends;
   std::vector<std::vector<size_t>> routes;  // per cfg.routes: indexes into backends
