@@ -123,6 +123,8 @@ def main():
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--perf", metavar="FILE",
                     help="record xlbd with perf (linux-perf) during its first plain keep-alive run, into FILE")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="count each proxy's system calls (perf stat) during round 0 and report them per request")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (namespaces)", file=sys.stderr)
@@ -189,10 +191,20 @@ def main():
                     if a.perf and proxy == "xlbd" and rnd == 0 and name == SCENARIOS[0][0]:
                         perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(pids[proxy])],
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    stat = None
+                    if a.syscalls and rnd == 0:
+                        stat = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
+                                                 str(pids[proxy])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                     r = wrk(lab, url, args, a.seconds)
                     if perf:
                         perf.send_signal(2)
                         perf.wait(timeout=30)
+                    if stat:
+                        stat.send_signal(2)
+                        err = stat.communicate(timeout=30)[1].decode()
+                        calls = next((int(l.split(",")[0]) for l in err.splitlines() if "raw_syscalls" in l), 0)
+                        print("round 0  %-26s %-8s %.2f system calls per request" % (
+                            name, proxy, calls / max(r["requests"], 1)), flush=True)
                     r.update(proxy=proxy, scenario=name, round=rnd,
                              cpu_per_10k=(cpu_seconds(pids[proxy]) - c0) / max(r["requests"], 1) * 10000)
                     if r["problems"]:

@@ -4,7 +4,7 @@
 #include <llhttp.h>
 
 #include <algorithm>
-#include <cctype>
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -12,9 +12,20 @@ namespace xlb::http {
 
 namespace {
 
-bool tchar(unsigned char c) {
-  return std::isalnum(c) || (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
-}
+// ASCII only, never the locale: these run for every byte of every head.
+constexpr bool digit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool alnum(unsigned char c) { return digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+constexpr bool xdigit(unsigned char c) { return digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+constexpr unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c | 0x20 : c; }
+
+constexpr std::array<bool, 256> kTchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = alnum(c);
+  for (unsigned char c : std::string_view("!#$%&'*+-.^_`|~")) t[c] = true;
+  return t;
+}();
+
+bool tchar(unsigned char c) { return kTchar[c]; }
 
 bool token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return tchar(c); }); }
 
@@ -47,7 +58,7 @@ bool validHost(std::string_view h) {
     if (close == std::string_view::npos) return false;
     auto inside = h.substr(1, close - 1);
     if (inside.empty() || !std::all_of(inside.begin(), inside.end(), [](unsigned char c) {
-          return std::isxdigit(c) || c == ':' || c == '.';
+          return xdigit(c) || c == ':' || c == '.';
         }))
       return false;
     auto rest = h.substr(close + 1);
@@ -60,19 +71,19 @@ bool validHost(std::string_view h) {
     auto name = h.substr(0, colon);
     if (colon != std::string_view::npos) port = h.substr(colon + 1);
     if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) {
-          return std::isalnum(c) || (c != 0 && std::strchr("-._~!$&'()*+,;=%", c) != nullptr);
+          return alnum(c) || (c != 0 && std::strchr("-._~!$&'()*+,;=%", c) != nullptr);
         }))
       return false;
   }
   if (h.find(':') != std::string_view::npos && port.empty() && h.front() != '[') return false;
-  return std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) && port.size() <= 5;
+  return std::all_of(port.begin(), port.end(), [](unsigned char c) { return digit(c); }) && port.size() <= 5;
 }
 
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return lower(static_cast<unsigned char>(x)) == lower(static_cast<unsigned char>(y));
          });
 }
 
@@ -194,7 +205,13 @@ Parser& Parser::operator=(Parser&&) noexcept = default;
 void Parser::reset() {
   phase_ = Phase::Head;
   head_.clear();
-  msg_ = Message{};
+  // Cleared, not replaced: the next message reuses the buffers.
+  msg_.method.clear();
+  msg_.target.clear();
+  msg_.reason.clear();
+  msg_.status = 0;
+  msg_.minor = 1;
+  msg_.headers.clear();
   framing_ = Framing::None;
   length_ = seen_ = 0;
   keepAlive_ = true;
@@ -286,7 +303,7 @@ bool Parser::checkRaw(std::string_view head) {
       if (kind_ == Kind::Request) {
         if (line.size() > limits_.requestLine) return fail(414, "request line too long"), false;
         if (!checkRequestLine(line)) return false;
-      } else if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || !std::isdigit(static_cast<unsigned char>(line[9]))) {
+      } else if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || !digit(static_cast<unsigned char>(line[9]))) {
         return fail(502, "bad status line"), false;
       }
       continue;
@@ -345,7 +362,7 @@ bool Parser::checkMeaning() {
     for (auto v : listOf(h.value)) {
       uint64_t n = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (v.size() > 18 || ec != std::errc() || p != v.data() + v.size() || !std::isdigit(static_cast<unsigned char>(v[0])))
+      if (v.size() > 18 || ec != std::errc() || p != v.data() + v.size() || !digit(static_cast<unsigned char>(v[0])))
         return fail(400, "invalid Content-Length"), false;
       if (cl && *cl != n) return fail(400, "Content-Length values differ"), false;
       cl = n;

@@ -17,6 +17,7 @@ namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kIdlePerBackend = 64;
 constexpr auto kIdleFor = std::chrono::seconds(15);  // below the usual backend keep-alive (nginx: 75 s)
+constexpr auto kPeekAfter = std::chrono::milliseconds(100);
 }  // namespace
 
 // ---- the pool ---------------------------------------------------------------
@@ -29,7 +30,12 @@ std::unique_ptr<tcp::socket> BackendPool::take(const Endpoint& ep) {
     Idle i = std::move(it->second.back());
     it->second.pop_back();
     if (now - i.since > kIdleFor) continue;
-    // Closed by the backend meanwhile (or it sent something unasked): not reusable.
+    // Back in use at once (the busy case): a backend does not close a
+    // connection it has just kept alive, and if it raced us anyway the
+    // request is retried as for any reused connection. Idle for longer:
+    // closed by the backend meanwhile (or it sent something unasked)?
+    // That costs a system call, so only then.
+    if (now - i.since < kPeekAfter) return std::move(i.sock);
     char c;
     ssize_t n = ::recv(i.sock->native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::move(i.sock);
@@ -45,7 +51,10 @@ void BackendPool::put(const Endpoint& ep, std::unique_ptr<tcp::socket> s) {
 
 // ---- workers ------------------------------------------------------------------
 
-Worker::Worker(Proxy& owner, unsigned index) : owner_(owner), index_(index), io_(1), work_(io_.get_executor()) {}
+// Every socket of a worker is used by its thread only (listeners are opened
+// elsewhere but handed over through post), so the reactor needs no per-socket
+// locks; the scheduler keeps its own for what other threads post.
+Worker::Worker(Proxy& owner, unsigned index) : owner_(owner), index_(index), io_(ASIO_CONCURRENCY_HINT_UNSAFE_IO), work_(io_.get_executor()) {}
 
 Worker::~Worker() {
   io_.stop();

@@ -57,8 +57,9 @@ void stripHopByHop(http::Message& m, bool keepWebsocket) {
   }
 }
 
-void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bool tls, uint16_t vipPort) {
-  std::string xff = client.str();
+void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bool tls, uint16_t vipPort,
+                  std::string_view clientText) {
+  std::string xff = clientText.empty() ? client.str() : std::string(clientText);
   if (cfg.forwardedAppend &&
       std::any_of(cfg.trustedProxies.begin(), cfg.trustedProxies.end(), [&](const Prefix& p) { return p.contains(client); })) {
     // The chain a trusted proxy sent, if every element is an address.

@@ -21,7 +21,9 @@ void stripHopByHop(http::Message& m, bool keepWebsocket);
 
 // X-Forwarded-For (replaced, or appended to when the client is a trusted
 // proxy and the VIP says append), -Proto, -Port and -Host.
-void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bool tls, uint16_t vipPort);
+// clientText: client.str() when the caller has it already (it costs a printf).
+void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bool tls, uint16_t vipPort,
+                  std::string_view clientText = {});
 
 // The value of cookie `name` in the request's Cookie headers.
 std::optional<std::string> cookieValue(const http::Message& m, std::string_view name);

@@ -153,15 +153,21 @@ struct AccessLog {
   }
 };
 
+ClientInfo clientInfo(const tcp::endpoint& peer, bool tls) {
+  auto a = peer.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  ClientInfo ci{*IpAddr::parse(a.to_string()), peer.port(), tls, {}};
+  ci.text = ci.addr.str();
+  return ci;
+}
+
 }  // namespace
 
 asio::awaitable<void> Worker::servePlain(tcp::socket s, std::shared_ptr<Slot> slot) {
   std::error_code ec;
   auto peer = s.remote_endpoint(ec);
   if (ec) co_return;
-  ClientInfo ci{*IpAddr::parse(peer.address().to_string()), peer.port(), false};
-  if (ci.addr.family == XLB_AF_INET6 && peer.address().to_v6().is_v4_mapped())
-    ci.addr = *IpAddr::parse(asio::ip::make_address_v4(asio::ip::v4_mapped, peer.address().to_v6()).to_string());
+  ClientInfo ci = clientInfo(peer, false);
   co_await serve(s, ci, slot);
 }
 
@@ -169,7 +175,7 @@ asio::awaitable<void> Worker::serveTls(tcp::socket s, std::shared_ptr<Slot> slot
   std::error_code ec;
   auto peer = s.remote_endpoint(ec);
   if (ec) co_return;
-  ClientInfo ci{*IpAddr::parse(peer.address().to_string()), peer.port(), true};
+  ClientInfo ci = clientInfo(peer, true);
   auto vip = slot->current.load();
   asio::ssl::stream<tcp::socket> tls(std::move(s), *vip->tls);
   asio::steady_timer t(io_, vip->cfg.timeouts.clientHeader);
@@ -209,8 +215,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
   const bool logging = owner_.hooks().accessLog;
   std::string clientName;
   if (logging)
-    clientName = ci.addr.isV4() ? ci.addr.str() + ":" + std::to_string(ci.port)
-                                : "[" + ci.addr.str() + "]:" + std::to_string(ci.port);
+    clientName = ci.addr.isV4() ? ci.text + ":" + std::to_string(ci.port) : "[" + ci.text + "]:" + std::to_string(ci.port);
   http::Parser req(http::Parser::Kind::Request, {});
   http::Parser resp(http::Parser::Kind::Response, http::Limits{8192, 65536, 200, 0, 256});
 
@@ -322,7 +327,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         for (size_t i : routeOf(*vip, m))
           if (vip->backends[i].cookie == *c && vip->backends[i].sticky()) sticky = i;
     std::string hashKey;
-    if (cfg.balance == Balance::Source) hashKey = ci.addr.str();
+    if (cfg.balance == Balance::Source) hashKey = ci.text;
     else if (cfg.balance == Balance::Header) {
       if (const http::Header* h = m.find(cfg.balanceKey)) hashKey = h->value;
     } else if (cfg.balance == Balance::Cookie) {
@@ -334,7 +339,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     const std::string method = m.method;
     http::Message& out = m;  // rewritten in place: the client's head is not needed as it was
     stripHopByHop(out, upgrade);
-    setForwarded(out, cfg, ci.addr, ci.tls, vip->key.ep.port);
+    setForwarded(out, cfg, ci.addr, ci.tls, vip->key.ep.port, ci.text);
     if (!cfg.cookie.empty()) removeCookie(out, cfg.cookie);
     bool expect = req.expectContinue();
     out.remove("Expect");  // the proxy answers 100 itself when it starts reading the body

@@ -45,6 +45,7 @@ struct ClientInfo {
   IpAddr addr;
   uint16_t port = 0;
   bool tls = false;
+  std::string text;  // addr.str(), made once per connection
 };
 
 class Worker {
