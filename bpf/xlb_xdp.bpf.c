@@ -63,8 +63,15 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_verdict *v
 		out_len = p.l3_len;
 	}
 	rc = xlb_fib(ctx, c.be, out_len, &eg);
-	if (XLB_IS_ERR(rc))
+	if (XLB_IS_ERR(rc)) {
+		/* What the kernel is left to decide about goes to its stack; but
+		 * where an HTTP VIP made the address local, that stack would
+		 * answer the client with a reset as if the VIP were closed. */
+		if ((XLB_REASON(rc) == XLB_R_PASS_FIB || XLB_REASON(rc) == XLB_R_PASS_FWD_DISABLED) &&
+		    xlb_addr_is_l7(&p.key.dst, p.key.family))
+			return XLB_R_DROP_UNFORWARDABLE_LOCAL;
 		return XLB_REASON(rc);
+	}
 	if (vip->forward == XLB_FWD_IPIP) {
 		rc = xlb_encap(ctx, &p, c.be, xlb_choice_hash(&c, &p.key));
 		if (XLB_IS_ERR(rc))

@@ -65,6 +65,18 @@ static __always_inline int xlb_unbalanceable(const struct xlb_addr *a, __u8 fami
 	return XLB_ERR(drop);
 }
 
+/* Does an HTTP VIP use address a (so that it is local to this host)? */
+static __always_inline int xlb_addr_is_l7(const struct xlb_addr *a, __u8 family)
+{
+	struct xlb_addr_key k = {};
+	__u32 *v;
+
+	xlb_addr_copy(&k.addr, a);
+	k.family = family;
+	v = bpf_map_lookup_elem(&xlb_vip_addrs, &k);
+	return v && (*v >> XLB_ADDR_L7_SHIFT);
+}
+
 /* Is [off, off + len) inside the datagram? (Inside the frame too: the
  * datagram was checked against data_end when it was parsed.) */
 static __always_inline int xlb_in_datagram(const struct xlb_pkt *p, __u32 off, __u32 len)

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 3
+#define XLB_ABI_VERSION 4
 #define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
 
 #define XLB_AF_INET 4
@@ -139,7 +139,10 @@ struct xlb_lb_stats {
 	X(DROP_ENCAP, drop_encap, "could not grow the packet for encapsulation")                  \
 	X(DROP_TOO_BIG, drop_too_big, "forwarded packet exceeds the egress MTU")                   \
 	X(DROP_NO_TXPORT, drop_no_txport, "egress NIC has no xlb tx port (attach xlb to it)")     \
-	X(DROP_BAD_FAMILY, drop_bad_family, "backend family cannot carry this packet")
+	X(DROP_BAD_FAMILY, drop_bad_family, "backend family cannot carry this packet")            \
+	X(DROP_UNFORWARDABLE_LOCAL, drop_unforwardable_local,                                      \
+	  "l4 VIP packet that could not be forwarded (no route, forwarding off) to an address an " \
+	  "HTTP VIP makes local: passed, the host's own stack would answer it with a reset")
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(id, name, doc) XLB_R_##id,

@@ -414,6 +414,25 @@ TEST_F(XdpFixture, HttpVipsAndFragmentsToTheirAddressPassToTheStack) {
   run(frag, XLB_R_DROP_FRAGMENT, XDP_DROP);
 }
 
+// Once an HTTP VIP makes an address local, an l4 VIP packet to it that
+// cannot be forwarded must not reach the stack: it would answer with a
+// reset. Elsewhere such packets still go to the kernel.
+TEST_F(XdpFixture, UnforwardableL4PacketsToALocalAddressAreDroppedNotReset) {
+  ASSERT_TRUE(world_->dp().setL7Vip(vk("198.19.0.1:443")));
+  ScopedNetns::sh("sysctl -qw net.ipv4.conf.xt0.forwarding=0");
+  Bytes local = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40050));
+  Bytes remote = eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.2", 40050));
+  run(local, XLB_R_DROP_UNFORWARDABLE_LOCAL, XDP_DROP);
+  auto b = run(remote, XLB_R_PASS_FWD_DISABLED, XDP_PASS);
+  ScopedNetns::sh("sysctl -qw net.ipv4.conf.xt0.forwarding=1");
+  EXPECT_EQ(b.out, remote);
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40051)), XLB_R_TX_FLOW_NEW, XDP_TX);
+  ASSERT_TRUE(world_->dp().delVip(vk("198.19.0.1:443")));
+  ScopedNetns::sh("sysctl -qw net.ipv4.conf.xt0.forwarding=0");
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.1", 40052)), XLB_R_PASS_FWD_DISABLED, XDP_PASS);
+  ScopedNetns::sh("sysctl -qw net.ipv4.conf.xt0.forwarding=1");
+}
+
 TEST_F(XdpFixture, VlanTaggedKeepsItsTag) {
   Bytes l3 = synV4("198.19.0.1", 40010);
   auto r = run(eth(kLbMac, kClientMac, 0x0800, l3, 42), XLB_R_TX_FLOW_NEW, XDP_TX);

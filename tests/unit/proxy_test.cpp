@@ -7,6 +7,7 @@
 #include <set>
 
 #include "balance.h"
+#include "policy.h"
 #include "rewrite.h"
 
 namespace xlb::proxy {
@@ -150,6 +151,86 @@ TEST(Rewrite, PersistenceCookieIsReadRemovedAndTellsNoAddress) {
   EXPECT_NE(t1, cookieToken("secret-2", vip, "198.18.0.11:80"));  // keyed
   EXPECT_NE(t1, cookieToken("secret-1", vip, "198.18.0.12:80"));
   EXPECT_EQ(t1.find("198"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xlb::proxy
+
+namespace xlb::proxy {
+namespace {
+
+TEST(Policy, PathsAreMatchedAsTheApplicationWillSeeThem) {
+  EXPECT_EQ(normalizePath("/api/v2/ping/?x=1"), "/api/v2/ping/");
+  EXPECT_EQ(normalizePath("/"), "/");
+  EXPECT_EQ(normalizePath("/%61dmin/"), "/admin/");            // escapes decoded
+  EXPECT_EQ(normalizePath("/a%2Fb"), "/a/b");                   // an escaped slash is a slash to a WSGI app
+  EXPECT_EQ(normalizePath("//admin//x"), "/admin/x");           // empty segments
+  EXPECT_EQ(normalizePath("/./admin/./x/"), "/admin/x/");       // dot segments
+  EXPECT_EQ(normalizePath("/x/../admin/"), "/admin/");          // resolved
+  EXPECT_EQ(normalizePath("/x/%2e%2e/admin"), "/admin");        // also when escaped
+  EXPECT_EQ(normalizePath("/a?/../b"), "/a");                   // a query is not a path
+  EXPECT_EQ(normalizePath("/.."), std::nullopt);                // above the root
+  EXPECT_EQ(normalizePath("/a/../../b"), std::nullopt);
+  EXPECT_EQ(normalizePath("/%zz"), std::nullopt);               // bad escapes
+  EXPECT_EQ(normalizePath("/%4"), std::nullopt);
+  EXPECT_EQ(normalizePath("/%"), std::nullopt);
+  EXPECT_EQ(normalizePath("/a%00b"), std::nullopt);             // decoded NUL or control
+  EXPECT_EQ(normalizePath("/a%0d%0aX: y"), std::nullopt);
+  EXPECT_EQ(normalizePath("/a%7f"), std::nullopt);
+  EXPECT_EQ(normalizePath("*"), std::nullopt);                  // not a path
+  EXPECT_EQ(normalizePath("http://h/admin"), std::nullopt);
+}
+
+TEST(Policy, AclsBySourceAndByNormalizedPath) {
+  HttpVip cfg;
+  cfg.deny = {*Prefix::parse("198.18.66.0/24")};
+  cfg.denyPaths = {"/api/v2/config/"};
+  auto ok = [&](const char* addr, const char* target) {
+    auto path = normalizePath(target);
+    return path && allowed(cfg, *IpAddr::parse(addr), *path);
+  };
+  EXPECT_TRUE(ok("198.18.0.5", "/api/v2/ping/"));
+  EXPECT_FALSE(ok("198.18.66.9", "/api/v2/ping/"));
+  for (const char* sneaky : {"/api/v2/config/", "/api/v2/config/x", "/api/v2/%63onfig/", "//api/v2/config/",
+                             "/api/v2/./config/", "/api/v1/../v2/config/", "/api/v2/config/?a"})
+    EXPECT_FALSE(ok("198.18.0.5", sneaky)) << sneaky;
+  EXPECT_TRUE(ok("198.18.0.5", "/api/v2/configs"));  // a prefix of the path as written in the config
+  // A non-empty allow list admits only its sources; deny still wins.
+  cfg.allow = {*Prefix::parse("198.18.0.0/16"), *Prefix::parse("2001:db8::/32")};
+  EXPECT_TRUE(ok("2001:db8::7", "/"));
+  EXPECT_FALSE(ok("198.19.0.5", "/"));
+  EXPECT_FALSE(ok("198.18.66.9", "/"));
+}
+
+TEST(Policy, FirstMatchingRouteElseTheDefault) {
+  HttpVip cfg;
+  Route api;
+  api.pathPrefix = "/api/";
+  api.host = "awx.lab.test";
+  Route canary;
+  canary.header = "X-Canary";
+  canary.headerValue = "1";
+  Route any;
+  any.pathPrefix = "/";
+  any.host = "other.lab.test";
+  cfg.routes = {api, canary, any};
+  auto route = [&](const char* host, const char* target, std::vector<http::Header> extra = {}) {
+    http::Message m;
+    m.method = "GET";
+    m.target = target;
+    m.headers = std::move(extra);
+    if (host) m.add("Host", host);
+    return routeIndex(cfg, m, *normalizePath(target));
+  };
+  EXPECT_EQ(route("awx.lab.test", "/api/v2/ping/"), 0u);
+  EXPECT_EQ(route("AWX.lab.test:443", "/api/v2/ping/"), 0u);   // any case, port ignored
+  EXPECT_EQ(route("awx.lab.test", "//api/x"), 0u);             // on the normalized path
+  EXPECT_EQ(route("awx.lab.test", "/ui/"), 3u);                // default
+  EXPECT_EQ(route("awx.lab.test", "/ui/", {{"X-Canary", "1"}}), 1u);
+  EXPECT_EQ(route("awx.lab.test", "/api/", {{"X-Canary", "1"}}), 0u);  // the first that matches
+  EXPECT_EQ(route("awx.lab.test", "/ui/", {{"X-Canary", "2"}}), 3u);   // the value must be exact
+  EXPECT_EQ(route("other.lab.test", "/x"), 2u);
+  EXPECT_EQ(route(nullptr, "/x"), 3u);
 }
 
 }  // namespace

@@ -122,7 +122,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--perf", metavar="FILE",
-                    help="record xlbd with perf (linux-perf) during its first plain keep-alive run, into FILE")
+                    help="record xlbd with perf (linux-perf) during its first run of one scenario, into FILE")
+    ap.add_argument("--perf-scenario", type=int, default=0, metavar="N",
+                    help="the scenario --perf records, 0-%d in the order above (default 0)" % (len(SCENARIOS) - 1))
     ap.add_argument("--syscalls", action="store_true",
                     help="count each proxy's system calls (perf stat) during round 0 and report them per request")
     a = ap.parse_args()
@@ -188,7 +190,7 @@ def main():
                     url = "%s://%s:%d/api/v2/ping/" % (scheme, VIP, PORTS[proxy][kind])
                     c0 = cpu_seconds(pids[proxy])
                     perf = None
-                    if a.perf and proxy == "xlbd" and rnd == 0 and name == SCENARIOS[0][0]:
+                    if a.perf and proxy == "xlbd" and rnd == 0 and name == SCENARIOS[a.perf_scenario][0]:
                         perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(pids[proxy])],
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     stat = None

@@ -15,6 +15,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "policy.h"
 #include "rewrite.h"
 #include "worker.h"
 
@@ -97,42 +98,10 @@ bool idempotent(std::string_view m) {
   return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
 }
 
-// The backends a request may go to: its route's (first match), else all.
-const std::vector<size_t>& routeOf(const ProxyVip& vip, const http::Message& m) {
-  for (size_t r = 0; r < vip.cfg.routes.size(); ++r) {
-    const Route& rt = vip.cfg.routes[r];
-    if (!rt.host.empty()) {
-      const http::Header* h = m.find("Host");
-      std::string_view host = h ? std::string_view(h->value) : std::string_view();
-      if (auto colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == std::string_view::npos)
-        host = host.substr(0, colon);
-      if (!http::iequals(host, rt.host)) continue;
-    }
-    if (!rt.pathPrefix.empty() && m.target.compare(0, rt.pathPrefix.size(), rt.pathPrefix) != 0) continue;
-    if (!rt.header.empty()) {
-      const http::Header* h = m.find(rt.header);
-      if (!h || h->value != rt.headerValue) continue;
-    }
-    return vip.routes[r];
-  }
-  return vip.all;
-}
-
-bool allowed(const HttpVip& cfg, const IpAddr& client, std::string_view path) {
-  auto in = [&](const std::vector<Prefix>& l) {
-    return std::any_of(l.begin(), l.end(), [&](const Prefix& p) { return p.contains(client); });
-  };
-  if (in(cfg.deny)) return false;
-  if (!cfg.allow.empty() && !in(cfg.allow)) return false;
-  for (const auto& p : cfg.denyPaths)
-    if (path.compare(0, p.size(), p) == 0) return false;
-  return true;
-}
-
 // One line per request, as HAProxy's httplog says it: who, what, where it
 // went, how it ended and how long each part took.
 struct AccessLog {
-  std::string vip, client, request, backend = "-", termination = "--";
+  std::string vip, client, request, route = "-", backend = "-", termination = "--";
   int status = 0;
   uint64_t bytesOut = 0;
   Clock::time_point start = Clock::now(), headAt, backendAt;
@@ -145,7 +114,7 @@ struct AccessLog {
     };
     auto end = Clock::now();
     log::info("access " + vip + " " + client + " \"" + request + "\" " + std::to_string(status) + " " +
-                  std::to_string(bytesOut) + " backend=" + backend + " retries=" + std::to_string(retries) +
+                  std::to_string(bytesOut) + " route=" + route + " backend=" + backend + " retries=" + std::to_string(retries) +
                   " t_head=" + ms(headAt - start) + "ms t_backend=" +
                   (backendAt.time_since_epoch().count() ? ms(backendAt - headAt) : std::string("-")) +
                   "ms t_total=" + ms(end - start) + "ms term=" + termination,
@@ -298,9 +267,16 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     if (logging) al.request = m.method + " " + m.target.substr(0, 256) + (m.minor ? " HTTP/1.1" : " HTTP/1.0");
     const int clientMinor = m.minor;
 
-    // 2. Policy: who may ask, and plain VIPs that only redirect.
-    std::string_view path = std::string_view(m.target).substr(0, m.target.find('?'));
-    if (!allowed(cfg, ci.addr, path)) {
+    // 2. Policy: who may ask, and plain VIPs that only redirect; both on
+    // the path as the application will see it.
+    auto path = normalizePath(m.target);
+    if (!path) {
+      al.termination = "PR";
+      co_await respond(400, "Bad Request: the path cannot be normalized (bad escape, control character or ..)\n");
+      closeStream(client);
+      co_return;
+    }
+    if (!allowed(cfg, ci.addr, *path)) {
       al.termination = "PD";
       if (!co_await respond(403, "Forbidden\n")) break;
       continue;
@@ -318,13 +294,16 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     }
 
     // 3. Which backends: the route's usable ones; a sticky cookie first.
+    size_t route = routeIndex(cfg, m, *path);
+    const std::vector<size_t>& pool = route < vip->routes.size() ? vip->routes[route] : vip->all;
+    if (logging) al.route = route < vip->routes.size() ? std::to_string(route + 1) : "default";
     std::vector<size_t> candidates;
-    for (size_t i : routeOf(*vip, m))
+    for (size_t i : pool)
       if (vip->backends[i].usable()) candidates.push_back(i);
     std::optional<size_t> sticky;
     if (!cfg.cookie.empty())
       if (auto c = cookieValue(m, cfg.cookie))
-        for (size_t i : routeOf(*vip, m))
+        for (size_t i : pool)
           if (vip->backends[i].cookie == *c && vip->backends[i].sticky()) sticky = i;
     std::string hashKey;
     if (cfg.balance == Balance::Source) hashKey = ci.text;
