@@ -275,6 +275,18 @@ class LabCase(unittest.TestCase):
         for d in decoys:
             self.assertIsNone(d.poll(), "a process outside the lab was stopped: %s" % d.args)
 
+    def test_readme_demos_run_and_clean_up(self):
+        # The README's first command ends in `demo`; --http is the L7 one.
+        for args in ([], ["--http"]):
+            r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "lab", "xlblab.py"), "--build", BUILD,
+                                "demo"] + args, capture_output=True, text=True, timeout=150)
+            self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-2000:])
+            self.assertIn("demo OK", r.stdout)
+            tag = r.stdout.split()[1]  # "lab TAG: creating ..."
+            self.assertNotIn(tag, xlblab.run(["ip", "netns", "list"]).stdout)
+            self.assertFalse(os.path.exists("/sys/fs/bpf/" + tag))
+        self.assertIn("one browser session (its SERVERID cookie)", r.stdout)
+
     def test_reattach_replaces_program_without_losing_state(self):
         ep = self.lab.setup_xlb("l2dsr", 4)
         out = self.lab.xlbctl("attach", "eth0").stdout

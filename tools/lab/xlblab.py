@@ -411,6 +411,73 @@ def demo_xlbd(lab, args, family, host):
     return ok
 
 
+def demo_http(lab, args, family, host):
+    """What an OLAM/AWX cluster's HAProxy front does, by xlbd: HTTPS on 443
+    (a self-signed certificate made here), plain 80 redirected, a UI session
+    kept on its node by a cookie, X-Forwarded-* for the application; the l4
+    VIP on port 80 of the same address is balanced by XDP meanwhile."""
+    lab.own_vip()
+    cert, key = os.path.join(lab.run_dir, "demo.pem"), os.path.join(lab.run_dir, "demo.key")
+    os.makedirs(lab.run_dir, exist_ok=True)
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+         "-subj", "/CN=awx.lab.test", "-addext", "subjectAltName=DNS:awx.lab.test", "-keyout", key, "-out", cert])
+    tls = ("    tls: {cert_file: %s, key_file: %s}\n    balance: roundrobin\n    cookie: {name: SERVERID}\n"
+           "    timeouts: {tunnel: 1h}" % (cert, key))
+    extra = lab.http_vip(443, keys=tls, family=family) + lab.http_vip(
+        8080, keys="    redirect: {scheme: https, code: 301}", family=family)
+    cfg = lab.xlbd_config(family=family, forward=args.forward, extra=extra)
+    print("xlbd config (%s):\n" % cfg)
+    with open(cfg) as f:
+        print("    " + f.read().replace("\n", "\n    "))
+    lab.start_xlbd(cfg)
+    lab.wait_health({lab.addr4(b) if family == 4 else lab.addr6(b): "up" for b in lab.backend_names()})
+    print(lab.xlbctl("health").stdout)
+    url = "https://awx.lab.test"
+    hostarg = host if family == 4 else "[%s]" % host
+    curl = ["curl", "-sS", "--max-time", "5", "--cacert", cert, "--resolve", "awx.lab.test:443:%s" % hostarg]
+    ok = True
+
+    r = lab.sh("client", "curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-D", "-",
+               "http://%s:8080/api/v2/ping/" % hostarg).stdout
+    loc = [l for l in r.splitlines() if l.lower().startswith("location")]
+    print("plain HTTP is redirected: %s, %s" % (r.splitlines()[0].strip(), loc[0].strip() if loc else "no Location"))
+    ok = ok and " 301" in r.splitlines()[0] and bool(loc)
+
+    n = min(args.requests, 60)
+    nodes = {}
+    for _ in range(n):
+        got = lab.sh("client", *curl, url + "/api/v2/ping/", check=False).stdout
+        try:
+            node = json.loads(got)["active_node"]
+        except ValueError:
+            node = "failed"
+        nodes[node] = nodes.get(node, 0) + 1
+    print("%d HTTPS requests (TLS terminated by xlbd, a new client each time): %s" % (
+        n, ", ".join("%s %d" % kv for kv in sorted(nodes.items()))))
+    ok = ok and "failed" not in nodes and len(nodes) == lab.n
+
+    jar = os.path.join(lab.run_dir, "cookies")
+    seen = [json.loads(lab.sh("client", *curl, "-c", jar, "-b", jar, url + "/api/v2/ping/").stdout)["active_node"]
+            for _ in range(6)]
+    print("one browser session (its SERVERID cookie): %s" % " ".join(seen))
+    ok = ok and len(set(seen)) == 1
+
+    echo = json.loads(lab.sh("client", *curl, "-H", "X-Forwarded-For: 6.6.6.6", url + "/echo").stdout)["headers"]
+    print("what the application sees: " + ", ".join("%s: %s" % (k, echo.get(k)) for k in (
+        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-host")))
+    ok = ok and echo.get("x-forwarded-for") == (lab.addr4("client") if family == 4 else lab.addr6("client"))
+
+    res = lab.requests(host, 30)
+    print("meanwhile the l4 VIP on port 80 of the same address, balanced by XDP: %d requests, %d failed" % (
+        30, res["failures"]))
+    ok = ok and res["failures"] == 0
+    print("\nxlbd's access log (the last lines):")
+    for line in [l for l in lab.xlbd_log().splitlines() if " access " in l][-3:]:
+        print("  " + line)
+    print()
+    return ok
+
+
 def demo(args):
     lab = Lab(args.build)
     signal.signal(signal.SIGTERM, _signal_exit)
@@ -421,7 +488,7 @@ def demo(args):
         lab.start_backends()
         family = 6 if args.ipv6 else 4
         host = VIP4 if family == 4 else VIP6
-        ok = (demo_xlbctl if args.xlbctl else demo_xlbd)(lab, args, family, host)
+        ok = (demo_xlbctl if args.xlbctl else demo_http if args.http else demo_xlbd)(lab, args, family, host)
         print("\nxlbctl stats:")
         print(lab.xlbctl("stats").stdout)
         print("demo %s" % ("OK" if ok else "FAILED"))
@@ -474,6 +541,8 @@ def main():
     d.add_argument("--requests", type=int, default=300)
     d.add_argument("--keep", action="store_true", help="leave the lab up and say how to enter it")
     d.add_argument("--xlbctl", action="store_true", help="configure xlb with bare xlbctl calls instead of xlbd")
+    d.add_argument("--http", action="store_true",
+                   help="xlbd's L7 proxy: HTTPS with a cookie, plain HTTP redirected, X-Forwarded-*")
     d.set_defaults(fn=demo)
     t = sub.add_parser("down", help="remove a lab left up with --keep")
     t.add_argument("tag")

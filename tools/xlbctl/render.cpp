@@ -179,6 +179,11 @@ void printStats(const Stats& s, const std::vector<VipInfo>& vips, const std::vec
                 by(s.reasons[r].bytes, b0).c_str());
   }
   for (const auto& v : vips) {
+    if (v.l7()) {  // XDP passes its packets (pass_l7); the proxy's counters are in /metrics
+      std::printf("\nVIP %s/%s (http): served by xlbd's proxy, counted in /metrics (xlb_http_*)\n",
+                  v.key.ep.str().c_str(), protoName(v.key.proto).c_str());
+      continue;
+    }
     LbCounters c = counters(s.vips, v.id), c0 = prev ? counters(prev->vips, v.id) : LbCounters{};
     std::printf("\nVIP %s/%s (%s): %s packets, %s, %s new flows\n", v.key.ep.str().c_str(),
                 protoName(v.key.proto).c_str(), forwardName(v.forward), pk(c.packets, c0.packets).c_str(),
