@@ -94,8 +94,18 @@ struct Route {
   }
 };
 
+// TLS from the proxy to a VIP's backends.
+struct BackendTls {
+  bool enabled = false;
+  bool verify = true;   // the backend's chain (ca_file, else the system's CAs) and, with sni, its name
+  std::string caFile;
+  std::string sni;      // sent and verified; empty: none sent, the chain only
+  bool operator==(const BackendTls&) const = default;
+};
+
 struct HttpVip {
   std::vector<TlsCertFiles> certs;  // empty: plain HTTP; several: chosen by SNI
+  BackendTls backendTls;
   Balance balance = Balance::RoundRobin;
   std::string balanceKey;           // balance header:NAME / cookie:NAME
   std::string cookie;               // insert-mode persistence cookie; empty: none

@@ -247,6 +247,37 @@ class HttpCase(unittest.TestCase):
         self.assertIn("HTTP/1.1 308", r)
         self.assertIn("Location: https://awx.lab.test/api/v2/ping/?x=1", r)
 
+    def test_tls_to_backends_verified_by_name(self):
+        lab = self.lab
+        d = tempfile.mkdtemp(prefix="xlbtls", dir=lab.run_dir)
+        cert, key = os.path.join(d, "nodes.pem"), os.path.join(d, "nodes.key")
+        xlblab.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "1", "-subj", "/CN=nodes.lab.test", "-addext", "subjectAltName=DNS:nodes.lab.test",
+                    "-keyout", key, "-out", cert])
+        for b in lab.backend_names():
+            lab.stop_backend(b)
+        lab.start_backends(tls=(cert, key))
+        for b in lab.backend_names():
+            lab.wait_port(b, 443)
+        check = "{type: https, path: /api/v2/ping/, verify: false, interval: 300ms, timeout: 250ms, rise: 2, fall: 2}"
+        good = lab.http_vip(8080, backend_port=443, check=check,
+                            keys="    backend_tls: {ca_file: %s, sni: nodes.lab.test}" % cert)
+        wrong = lab.http_vip(8081, backend_port=443, check=check,
+                             keys="    backend_tls: {ca_file: %s, sni: other.lab.test}" % cert)
+        self.start(good + wrong, l4=False)
+        # Port 443 of the backends speaks only TLS: every answer came through it.
+        got = self.client(KEEPALIVE_CLIENT, VIP, 8080, 6, "/echo")
+        self.assertEqual([g[0] for g in got], [200] * 6)
+        self.assertEqual(sorted(g[1] for g in got), ["b1", "b1", "b2", "b2", "b3", "b3"])
+        res = lab.requests(VIP, 30, port=8080)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        # A certificate that does not name what backend_tls.sni says is refused.
+        for _ in range(2):  # every backend fails twice: fall 2 takes it down, and says why
+            out = lab.sh("client", "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                         "http://%s:8081/api/v2/ping/" % VIP).stdout
+            self.assertEqual(out, "503")
+        self.assertIn("is down: passive: TLS: hostname mismatch", lab.xlbd_log())
+
     def test_backend_killed_under_load_loses_no_idempotent_request(self):
         lab = self.lab
         self.start(lab.http_vip(8080, check="{type: http, path: /api/v2/ping/, interval: 1s, timeout: 250ms, "

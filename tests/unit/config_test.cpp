@@ -361,6 +361,7 @@ TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
                             "    routes:\n      - {host: api.example, path_prefix: /api/, backends: [n1]}\n"
                             "    acl: {allow: [198.18.0.0/15], deny: [198.18.9.0/24]}\n"
                             "    forwarded: {mode: append, trusted_proxies: [198.18.0.0/24]}\n"
+                            "    backend_tls: {sni: nodes.example}\n"
                             "    backends:\n      - {address: 198.18.0.11, port: 8080, name: n1}\n"
                             "      - {address: 198.18.0.11, port: 8081, name: n2}\n",
                         "t.yaml");
@@ -372,6 +373,9 @@ TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
   EXPECT_EQ(h.routes[0].backends, std::vector<std::string>{"n1"});
   EXPECT_TRUE(h.forwardedAppend);
   EXPECT_EQ(ok->vips[0].backends[1].port, 8081);
+  EXPECT_TRUE(h.backendTls.enabled);
+  EXPECT_TRUE(h.backendTls.verify);  // verified unless said otherwise
+  EXPECT_EQ(h.backendTls.sni, "nodes.example");
   const BadCase cases[] = {
       {"forward on an http VIP", "  - {address: 198.18.0.1:80, mode: http, forward: ipip, backends: []}\n",
        "t.yaml:3: forward: means nothing for an http VIP"},
@@ -395,6 +399,15 @@ TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
       {"bad cookie name", "  - {address: 198.18.0.1:80, mode: http, cookie: {name: \"a b\"}, backends: []}\n",
        "t.yaml:3: name: 'a b' is not a cookie name"},
       {"unknown mode", "  - {address: 198.18.0.1:80, mode: tcp, backends: []}\n", "t.yaml:3: mode: 'tcp' is not a mode"},
+      {"backend_tls on an l4 VIP", "  - {address: 198.18.0.1:80, backend_tls: {verify: false}, backends: []}\n",
+       "t.yaml:3: backend_tls: means nothing for an l4 VIP"},
+      {"backend_tls ca_file unverified", "  - address: 198.18.0.1:80\n    mode: http\n"
+                                         "    backend_tls: {verify: false, ca_file: /etc/hostname}\n    backends: []\n",
+       "t.yaml:5: ca_file: means nothing with verify: false"},
+      {"backend_tls missing ca_file", "  - {address: 198.18.0.1:80, mode: http, backend_tls: {ca_file: /nonexistent.pem}, backends: []}\n",
+       "t.yaml:3: ca_file: no such file /nonexistent.pem"},
+      {"backend_tls bad sni", "  - {address: 198.18.0.1:80, mode: http, backend_tls: {sni: \"a b\"}, backends: []}\n",
+       "t.yaml:3: sni: 'a b' is not a host name"},
       {"same address and port twice", "  - address: 198.18.0.1:80\n    mode: http\n    backends:\n"
                                       "      - {address: 198.18.0.11, port: 80}\n      - {address: 198.18.0.11, port: 80}\n",
        "t.yaml:7: address: backend 198.18.0.11:80 is listed twice"},

@@ -256,7 +256,7 @@ class Lab:
             f.write("\n".join(lines) + "\n" + extra)
         return path
 
-    def http_vip(self, port, keys="", backends=None, check=None, family=4):
+    def http_vip(self, port, keys="", backends=None, check=None, family=4, backend_port=80):
         """The YAML of an HTTP VIP (mode: http) on the lab's VIP address, to
         pass as xlbd_config(extra=...). keys: more VIP keys, each line
         indented by four spaces. The load balancer must own the address:
@@ -269,7 +269,7 @@ class Lab:
         lines.append("    backends:")
         for b in backends or self.backend_names():
             addr = self.addr4(b) if family == 4 else self.addr6(b)
-            lines.append("      - {address: \"%s\", port: 80, name: %s}" % (addr, b))
+            lines.append("      - {address: \"%s\", port: %d, name: %s}" % (addr, backend_port, b))
         return "\n".join(lines) + "\n"
 
     def own_vip(self):

@@ -324,6 +324,18 @@ class Parser {
       guard([&] {
         if (k == "tls") {
           tls(n, h);
+        } else if (k == "backend_tls") {
+          auto& bt = h.backendTls;
+          bt.enabled = true;
+          mapping(n, "backend_tls", {"verify", "ca_file", "sni"}, [&](const std::string& bk, const YAML::Node& bv) {
+            if (bk == "verify") bt.verify = boolean(bv, bk);
+            else if (bk == "ca_file") bt.caFile = file(bv, bk);
+            else {
+              bt.sni = str(bv, bk);
+              if (!hostname(bt.sni)) bad(bv, bk, "'" + bt.sni + "' is not a host name");
+            }
+          });
+          if (!bt.verify && !bt.caFile.empty()) bad(n, "ca_file", "means nothing with verify: false");
         } else if (k == "balance") {
           std::string b = str(n, k);
           auto colon = b.find(':');
@@ -441,7 +453,7 @@ class Parser {
     std::map<std::string, YAML::Node> httpKeys;
     mapping(n, "vip",
             {"address", "proto", "mode", "forward", "all_down", "check", "backends", "tls", "balance", "cookie",
-             "redirect", "timeouts", "forwarded", "limits", "acl", "routes"},
+             "redirect", "timeouts", "forwarded", "limits", "acl", "routes", "backend_tls"},
             [&](const std::string& k, const YAML::Node& x) {
               if (k == "address") addrNode = x;
               else if (k == "proto") protoNode = x;

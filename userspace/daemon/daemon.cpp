@@ -349,7 +349,7 @@ Result<json> Daemon::reload() {
   if (auto r = checkCapacity(*nc, dp_->meta()); !r) return bad(r.error().message);
   // Certificates and keys of HTTP VIPs load before anything changes (and
   // again on every reload: renewed files are picked up).
-  std::map<VipKey, std::shared_ptr<asio::ssl::context>> tlsOf;
+  std::map<VipKey, VipTls> tlsOf;
   for (const auto& vc : nc->vips) {
     auto t = tlsFor(vc);
     if (!t) return bad(cfg_.file + ":" + std::to_string(vc.line) + ": tls: " + t.error().describe());

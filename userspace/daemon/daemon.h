@@ -28,6 +28,13 @@ struct DaemonOptions {
   bool detachOnExit = false;
 };
 
+// An HTTP VIP's TLS contexts: its certificates (server side) and, with
+// backend_tls, the client side towards its backends; null when unused.
+struct VipTls {
+  std::shared_ptr<asio::ssl::context> server, backend;
+  explicit operator bool() const { return server || backend; }
+};
+
 class Daemon {
  public:
   Daemon(asio::io_context& io, Config cfg, DaemonOptions opts);
@@ -63,7 +70,7 @@ class Daemon {
     std::vector<std::shared_ptr<Backend>> backends;
     // http VIPs (http_vips.cpp):
     std::shared_ptr<proxy::Counters> http = std::make_shared<proxy::Counters>();
-    std::shared_ptr<asio::ssl::context> tls;
+    VipTls tls;
     bool inMaps = false;  // written to the maps as an L7 VIP
     uint64_t generation = 0;
   };
@@ -75,7 +82,7 @@ class Daemon {
   Result<SyncResult> apply(const VipKey& vip);
   // http_vips.cpp: HTTP VIPs and the proxy.
   Result<SyncResult> publishHttp(Vip& v);
-  Result<std::shared_ptr<asio::ssl::context>> tlsFor(const VipConfig& vc) const;
+  Result<VipTls> tlsFor(const VipConfig& vc) const;
   Result<void> startProxy();
   void passiveFailure(const VipKey& key, const std::string& backend, const std::string& error);
   void httpMetrics(std::ostringstream& o) const;

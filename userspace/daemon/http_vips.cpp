@@ -17,9 +17,20 @@
 
 namespace xlb {
 
-Result<std::shared_ptr<asio::ssl::context>> Daemon::tlsFor(const VipConfig& vc) const {
-  if (vc.mode != VipMode::Http || vc.http.certs.empty()) return std::shared_ptr<asio::ssl::context>();
-  return tls::serverContext(vc.http.certs);
+Result<VipTls> Daemon::tlsFor(const VipConfig& vc) const {
+  VipTls t;
+  if (vc.mode != VipMode::Http) return t;
+  if (!vc.http.certs.empty()) {
+    auto s = tls::serverContext(vc.http.certs);
+    if (!s) return xlb::unexpected(s.error());
+    t.server = *s;
+  }
+  if (vc.http.backendTls.enabled) {
+    auto c = tls::clientContext(vc.http.backendTls.verify, vc.http.backendTls.caFile);
+    if (!c.error.empty()) return fail(EINVAL, "backend_tls: " + c.error);
+    t.backend = std::shared_ptr<asio::ssl::context>(std::move(c.ctx));
+  }
+  return t;
 }
 
 // The key of persistence cookies: made once per host and kept in the state
@@ -64,7 +75,8 @@ Result<SyncResult> Daemon::publishHttp(Vip& v) {
   snap->key = key;
   snap->name = key.str();
   snap->cfg = v.cfg.http;
-  snap->tls = v.tls;
+  snap->tls = v.tls.server;
+  snap->backendTls = v.tls.backend;
   snap->stats = v.http;
   snap->generation = ++v.generation;
   std::string secret = v.cfg.http.cookie.empty() ? std::string() : cookieSecret();

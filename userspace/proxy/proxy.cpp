@@ -22,8 +22,8 @@ constexpr auto kPeekAfter = std::chrono::milliseconds(100);
 
 // ---- the pool ---------------------------------------------------------------
 
-std::unique_ptr<tcp::socket> BackendPool::take(const Endpoint& ep) {
-  auto it = idle_.find(ep);
+std::unique_ptr<BackendConn> BackendPool::take(const Endpoint& ep, SSL_CTX* tls) {
+  auto it = idle_.find({ep, tls});
   if (it == idle_.end()) return nullptr;
   auto now = Clock::now();
   while (!it->second.empty()) {
@@ -33,20 +33,20 @@ std::unique_ptr<tcp::socket> BackendPool::take(const Endpoint& ep) {
     // Back in use at once (the busy case): a backend does not close a
     // connection it has just kept alive, and if it raced us anyway the
     // request is retried as for any reused connection. Idle for longer:
-    // closed by the backend meanwhile (or it sent something unasked)?
-    // That costs a system call, so only then.
-    if (now - i.since < kPeekAfter) return std::move(i.sock);
+    // closed by the backend meanwhile (or it sent something unasked, a TLS
+    // close_notify included)? That costs a system call, so only then.
+    if (now - i.since < kPeekAfter) return std::move(i.conn);
     char c;
-    ssize_t n = ::recv(i.sock->native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::move(i.sock);
+    ssize_t n = ::recv(i.conn->socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::move(i.conn);
   }
   return nullptr;
 }
 
-void BackendPool::put(const Endpoint& ep, std::unique_ptr<tcp::socket> s) {
-  auto& v = idle_[ep];
+void BackendPool::put(const Endpoint& ep, std::unique_ptr<BackendConn> c) {
+  auto& v = idle_[{ep, c->tlsContext()}];
   if (v.size() >= kIdlePerBackend) return;
-  v.push_back({std::move(s), Clock::now()});
+  v.push_back({std::move(c), Clock::now()});
 }
 
 // ---- workers ------------------------------------------------------------------

@@ -167,13 +167,13 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
   } leave{sessions_};
   std::string in;  // bytes from the client not consumed yet (pipelining)
   std::vector<char> buf(kRead);
-  std::unique_ptr<tcp::socket> bs;  // the backend connection of the request in progress
+  std::unique_ptr<BackendConn> bs;  // the backend connection of the request in progress
   auto dl = std::make_shared<Deadline>(io_);
   Deadline& timer = *dl;
   dl->cancel = [&client, &bs] {
     std::error_code ignore;
     client.lowest_layer().cancel(ignore);
-    if (bs) bs->cancel(ignore);
+    if (bs) bs->socket().cancel(ignore);
   };
   asio::co_spawn(io_, watch(dl), asio::detached);
   struct StopWatch {
@@ -355,25 +355,41 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         vstats.retries.fetch_add(1, std::memory_order_relaxed);
       }
       bool reused = false;
-      bs = pool_.take(be.ep);
+      bs = pool_.take(be.ep, vip->backendTls ? vip->backendTls->native_handle() : nullptr);
       if (bs) {
         reused = true;
       } else {
-        bs = std::make_unique<tcp::socket>(io_);
+        bs = std::make_unique<BackendConn>(io_);
         tcp::endpoint ep(asio::ip::make_address(be.ep.addr.str()), be.ep.port);
         timer.set(Clock::now() + cfg.timeouts.connect);
-        auto [cec] = co_await bs->async_connect(ep, kTuple);
-        if (timer.fired) cec = asio::error::timed_out;
+        auto [cec] = co_await bs->socket().async_connect(ep, kTuple);
+        std::string why = cec ? cec.message() : "";
+        if (!cec) {
+          std::error_code ignore;
+          bs->socket().set_option(tcp::no_delay(true), ignore);
+        }
+        if (!cec && vip->backendTls) {
+          // TLS to the backend, within the same connect timeout.
+          auto& tls = bs->startTls(*vip->backendTls);
+          const BackendTls& bt = cfg.backendTls;
+          if (!bt.sni.empty()) SSL_set_tlsext_host_name(tls.native_handle(), bt.sni.c_str());
+          if (bt.verify && !bt.sni.empty()) X509_VERIFY_PARAM_set1_host(SSL_get0_param(tls.native_handle()), bt.sni.c_str(), 0);
+          auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, kTuple);
+          if (hec && !timer.fired) {
+            cec = hec;
+            long v = SSL_get_verify_result(tls.native_handle());
+            why = "TLS: " + (v != X509_V_OK ? std::string(X509_verify_cert_error_string(v)) : hec.message());
+          }
+        }
+        if (timer.fired) cec = asio::error::timed_out, why = "connect timeout";
         if (cec) {
           be.stats->connectFailures.fetch_add(1, std::memory_order_relaxed);
-          owner_.reportConnectFailure(vip->key, be.name, cec == asio::error::timed_out ? "connect timeout" : cec.message());
+          owner_.reportConnectFailure(vip->key, be.name, why);
           bal.done(idx);
           tried.insert(idx);
           bs.reset();
           continue;
         }
-        std::error_code ignore;
-        bs->set_option(tcp::no_delay(true), ignore);
       }
       if (!co_await writeAll(*bs, head, timer, cfg.timeouts.response)) {
         bal.done(idx);

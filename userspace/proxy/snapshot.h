@@ -61,7 +61,8 @@ struct ProxyVip {
   std::vector<ProxyBackend> backends;
   std::vector<std::vector<size_t>> routes;  // per cfg.routes: indexes into backends
   std::vector<size_t> all;                  // every backend's index
-  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
+  std::shared_ptr<asio::ssl::context> tls;         // null: plain HTTP
+  std::shared_ptr<asio::ssl::context> backendTls;  // null: plain to the backends
   std::shared_ptr<Counters> stats;
   uint64_t generation = 0;
 };

@@ -7,6 +7,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
@@ -25,20 +26,53 @@ namespace xlb::proxy {
 using Clock = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
 
-// Idle keep-alive connections to backends, by address.
+// A connection to a backend, plain or TLS (backend_tls): one stream type
+// for the session either way.
+class BackendConn {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  explicit BackendConn(asio::io_context& io) : sock_(io) {}
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : sock_; }
+  executor_type get_executor() { return sock_.get_executor(); }
+  // Wraps the connected socket in TLS (the handshake is the caller's).
+  asio::ssl::stream<tcp::socket>& startTls(asio::ssl::context& ctx) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(sock_), ctx);
+    return *tls_;
+  }
+  // The TLS context a pooled connection was made with (null: plain).
+  SSL_CTX* tlsContext() const { return tls_ ? SSL_get_SSL_CTX(tls_->native_handle()) : nullptr; }
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& t) {
+    if (tls_) return tls_->async_read_some(b, std::forward<Token>(t));
+    return sock_.async_read_some(b, std::forward<Token>(t));
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& t) {
+    if (tls_) return tls_->async_write_some(b, std::forward<Token>(t));
+    return sock_.async_write_some(b, std::forward<Token>(t));
+  }
+
+ private:
+  tcp::socket sock_;  // moved into tls_ by startTls
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+};
+
+// Idle keep-alive connections to backends, by address and TLS context.
 class BackendPool {
  public:
   // A connection the backend has not closed meanwhile, if one is idle.
-  std::unique_ptr<tcp::socket> take(const Endpoint& ep);
-  void put(const Endpoint& ep, std::unique_ptr<tcp::socket> s);
+  std::unique_ptr<BackendConn> take(const Endpoint& ep, SSL_CTX* tls);
+  void put(const Endpoint& ep, std::unique_ptr<BackendConn> c);
   void clear() { idle_.clear(); }
 
  private:
   struct Idle {
-    std::unique_ptr<tcp::socket> sock;
+    std::unique_ptr<BackendConn> conn;
     Clock::time_point since;
   };
-  std::map<Endpoint, std::vector<Idle>> idle_;
+  // A pooled TLS connection holds a reference to its SSL_CTX: the pointer
+  // is not reused while the connection waits here.
+  std::map<std::pair<Endpoint, SSL_CTX*>, std::vector<Idle>> idle_;
 };
 
 struct ClientInfo {
