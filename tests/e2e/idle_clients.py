@@ -19,22 +19,27 @@ def main():
     ap.add_argument("--count", type=int, default=300)
     ap.add_argument("--hold", type=float, default=10.0)
     a = ap.parse_args()
-    socks, failed = [], 0
+    socks, failed, closed_early = [], 0, 0
     for i in range(a.count):
         s = socket.socket(socket.AF_UNIX) if a.unix else socket.socket()
         s.settimeout(2)
         try:
             s.connect(a.unix if a.unix else (a.host, a.port))
-            s.setblocking(False)
-            if i % 2:
-                s.send(b'{"cmd": "hea' if a.unix else b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            socks.append(s)
         except OSError:
             failed += 1
             s.close()
+            continue
+        s.setblocking(False)
+        try:
+            if i % 2:
+                s.send(b'{"cmd": "hea' if a.unix else b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            socks.append(s)
+        except OSError:  # the server closed it already (above its cap): opened, and closed at once
+            closed_early += 1
+            s.close()
     start = time.monotonic()
     open_ = {s.fileno(): s for s in socks}
-    closed_at = []
+    closed_at = [0.0] * closed_early
     next_trickle = start + 1
     while open_ and time.monotonic() - start < a.hold:
         r, _, _ = select.select(list(open_), [], [], 0.1)
@@ -56,7 +61,7 @@ def main():
                         s.send(b"a")
                     except OSError:
                         pass
-    print(json.dumps({"opened": len(socks), "connect_failed": failed, "closed": len(closed_at),
+    print(json.dumps({"opened": len(socks) + closed_early, "connect_failed": failed, "closed": len(closed_at),
                       "last_closed": max(closed_at) if closed_at else None}))
     for s in open_.values():
         s.close()

@@ -122,6 +122,14 @@ struct AccessLog {
   }
 };
 
+// asio sets SSL_MODE_RELEASE_BUFFERS: OpenSSL then frees its 17 kB record
+// buffers after every read and write and allocates them again for the
+// next, which costs more than the proxying of a small request. Kept while
+// requests flow; released again for a websocket tunnel, which mostly idles.
+void keepTlsBuffers(SSL* ssl) { SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS); }
+void releaseTlsBuffers(tcp::socket&) {}
+void releaseTlsBuffers(asio::ssl::stream<tcp::socket>& s) { SSL_set_mode(s.native_handle(), SSL_MODE_RELEASE_BUFFERS); }
+
 ClientInfo clientInfo(const tcp::endpoint& peer, bool tls) {
   auto a = peer.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
@@ -147,6 +155,7 @@ asio::awaitable<void> Worker::serveTls(tcp::socket s, std::shared_ptr<Slot> slot
   ClientInfo ci = clientInfo(peer, true);
   auto vip = slot->current.load();
   asio::ssl::stream<tcp::socket> tls(std::move(s), *vip->tls);
+  keepTlsBuffers(tls.native_handle());
   asio::steady_timer t(io_, vip->cfg.timeouts.clientHeader);
   auto r = co_await (tls.async_handshake(asio::ssl::stream_base::server, kTuple) || t.async_wait(kTuple));
   if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
@@ -371,6 +380,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         if (!cec && vip->backendTls) {
           // TLS to the backend, within the same connect timeout.
           auto& tls = bs->startTls(*vip->backendTls);
+          keepTlsBuffers(tls.native_handle());
           const BackendTls& bt = cfg.backendTls;
           if (!bt.sni.empty()) SSL_set_tlsext_host_name(tls.native_handle(), bt.sni.c_str());
           if (bt.verify && !bt.sni.empty()) X509_VERIFY_PARAM_set1_host(SSL_get0_param(tls.native_handle()), bt.sni.c_str(), 0);
@@ -562,6 +572,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     // 7. The body, as it came; or the tunnel.
     bool backOk = true;
     if (ok && tunnel) {
+      releaseTlsBuffers(client);
+      bs->releaseTlsBuffers();
       vstats.response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
       be.stats->response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
       if (logging) al.write();

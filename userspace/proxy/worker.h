@@ -39,6 +39,9 @@ class BackendConn {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(sock_), ctx);
     return *tls_;
   }
+  void releaseTlsBuffers() {
+    if (tls_) SSL_set_mode(tls_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  }
   // The TLS context a pooled connection was made with (null: plain).
   SSL_CTX* tlsContext() const { return tls_ ? SSL_get_SSL_CTX(tls_->native_handle()) : nullptr; }
   template <class Buffers, class Token>
