@@ -62,7 +62,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_verdict *v
 			return XLB_R_DROP_BAD_FAMILY;
 		out_len = p.l3_len;
 	}
-	rc = xlb_fib(ctx, c.be, out_len, &eg);
+	rc = xlb_fib(ctx, c.be, c.backend_id, out_len, &eg);
 	if (XLB_IS_ERR(rc)) {
 		/* What the kernel is left to decide about goes to its stack; but
 		 * where an HTTP VIP made the address local, that stack would

@@ -34,7 +34,7 @@ PKGS=(
   iproute2 ethtool nftables curl python3 procps util-linux openssl
 )
 if [ "$tests" = ON ]; then
-  PKGS+=(clang-16 dpkg-dev file systemd)
+  PKGS+=(clang-16 dpkg-dev file systemd tcpdump)
 fi
 if [ "$bench" = ON ]; then
   PKGS+=(haproxy nginx-light wrk)

@@ -24,14 +24,42 @@ struct xlb_egress {
 	__u8 dmac[ETH_ALEN];
 };
 
+static __always_inline void xlb_event(__u32 ev)
+{
+	__u64 *n = bpf_map_lookup_elem(&xlb_events, &ev);
+
+	if (n)
+		(*n)++;
+}
+
 /* Resolves the next hop towards the backend for a datagram of out_len
- * bytes. Nothing is written to the packet here, so a failure leaves it as
- * it arrived. */
-static __always_inline int xlb_fib(struct xdp_md *ctx, const struct xlb_backend *be,
+ * bytes: the one the control plane resolved (xlb_nexthops), else
+ * bpf_fib_lookup. Nothing is written to the packet here, so a failure
+ * leaves it as it arrived. */
+static __always_inline int xlb_fib(struct xdp_md *ctx, const struct xlb_backend *be, __u32 be_id,
 				   __u32 out_len, struct xlb_egress *eg)
 {
 	struct bpf_fib_lookup fib = {};
+	struct xlb_nexthops *nhs;
 	int rc;
+
+	nhs = bpf_map_lookup_elem(&xlb_nexthops, &be_id);
+	if (nhs) {
+		const struct xlb_nexthop *nh = &nhs->nh[be->nh_sel & 1];
+
+		if (nh->ifindex) {
+			if (out_len > nh->mtu)
+				return XLB_ERR(XLB_R_DROP_TOO_BIG);
+			if (nh->ifindex != ctx->ingress_ifindex &&
+			    !bpf_map_lookup_elem(&xlb_tx_ports, &nh->ifindex))
+				return XLB_ERR(XLB_R_DROP_NO_TXPORT);
+			eg->ifindex = nh->ifindex;
+			__builtin_memcpy(eg->smac, nh->smac, ETH_ALEN);
+			__builtin_memcpy(eg->dmac, nh->dmac, ETH_ALEN);
+			return 0;
+		}
+	}
+	xlb_event(XLB_EV_NH_FALLBACK);
 
 	fib.ifindex = ctx->ingress_ifindex;
 	fib.tot_len = out_len;

@@ -29,6 +29,20 @@ struct {
 	__type(value, struct xlb_backend);
 } xlb_backends SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_nexthops);
+} xlb_nexthops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_EV_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xlb_events SEC(".maps");
+
 /* Two rings per VIP: entry ((vip_id * 2 + sel) * ring_size + slot) = backend id.
  * Memory-mapped by userspace, which rewrites a spare half in place. */
 struct {

@@ -79,8 +79,33 @@ struct xlb_backend {
 	__u32 weight;
 	__u32 gen;
 	__u8 family;
-	__u8 flags; /* XLB_BE_* */
-	__u8 pad[2];
+	__u8 flags;  /* XLB_BE_* */
+	__u8 nh_sel; /* which of xlb_nexthops[id].nh[] is live (0 or 1) */
+	__u8 pad;
+};
+
+/* Where a backend's packets go, resolved by the control plane (route,
+ * neighbour, egress link) instead of bpf_fib_lookup on every packet.
+ * ifindex 0: not resolved; the data plane asks bpf_fib_lookup (counted). */
+struct xlb_nexthop {
+	__u32 ifindex;
+	__u32 mtu;
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u8 pad[4];
+};
+
+/* xlb_nexthops value, indexed like xlb_backends. Userspace writes the copy
+ * that is not live, then flips xlb_backend.nh_sel (one byte): a packet
+ * never sees half of an old next hop and half of a new one. */
+struct xlb_nexthops {
+	struct xlb_nexthop nh[2];
+};
+
+/* xlb_events (per-CPU counters): things that are not a packet's verdict. */
+enum xlb_event {
+	XLB_EV_NH_FALLBACK, /* no resolved next hop: bpf_fib_lookup asked */
+	XLB_EV_MAX,
 };
 
 /* xlb_flows key: the 5-tuple as seen on the wire, client -> VIP. */

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "xlb/abi.h"
+#include "xlb/nexthop.h"
 #include "xlb/addr.h"
 #include "xlb/error.h"
 #include "xlb/fd.h"
@@ -39,6 +41,7 @@ struct BackendInfo {
   uint32_t gen = 0;
   bool down = false;     // XLB_BE_DOWN: out of the ring, its flows re-balanced
   std::string warning;  // set when the neighbour could not be resolved yet
+  xlb_nexthop nexthop{};  // the live one (ifindex 0: bpf_fib_lookup decides)
 };
 
 struct LbCounters {
@@ -49,6 +52,7 @@ struct Stats {
   std::vector<xlb_counter> reasons;             // by enum xlb_reason
   std::map<uint32_t, LbCounters> vips;          // by VIP id
   std::map<uint32_t, LbCounters> backends;      // by backend id
+  uint64_t nexthopFallbacks = 0;                // packets that asked bpf_fib_lookup (no resolved next hop)
 };
 
 struct FlowEntry {
@@ -136,6 +140,18 @@ class Dataplane {
   // interface: one line each.
   std::vector<std::string> forwardingProblems(uint8_t family) const;
   Result<Stats> stats() const;
+
+  // Next hops (nexthop.cpp). Resolves every backend in use with `resolve`
+  // (one call per distinct address) and writes the entries that changed,
+  // each through its idle copy and a one-byte flip. Returns how many
+  // changed; `unresolved` gets address -> why for those left to
+  // bpf_fib_lookup.
+  using Resolver = std::function<Result<Nexthop>(const IpAddr&)>;
+  Result<size_t> refreshNexthops(const Resolver& resolve, std::map<std::string, std::string>* unresolved = nullptr);
+  // The live next hop of a backend slot (ifindex 0: not resolved).
+  Result<xlb_nexthop> nexthop(uint32_t backendId) const;
+  // Packets whose next hop bpf_fib_lookup had to find (no resolved entry).
+  Result<uint64_t> nexthopFallbacks() const;
   Result<FlowList> flows(size_t limit) const;
   Result<size_t> flushFlows();
   Result<Explanation> explain(const xlb_flow_key& key) const;
@@ -157,7 +173,8 @@ class Dataplane {
 
   std::string pinDir_;
   xlb_meta meta_{};
-  Fd vips_, vipAddrs_, backends_, rings_, flows_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_;
+  Fd vips_, vipAddrs_, backends_, rings_, flows_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_, nexthops_,
+      events_;
   std::shared_ptr<uint32_t> ringMem_;  // xlb_rings mapped (BPF_F_MMAPABLE); null: syscalls
 };
 

@@ -22,15 +22,22 @@ class LinkWatch {
     bool removed = false;  // RTM_DELLINK
   };
   static Result<LinkWatch> open();
+  // Neighbour, IPv4/IPv6 route, link and netconf (forwarding) events: what
+  // can move a backend's next hop.
+  static Result<LinkWatch> openRouting();
+  // Reads every pending message and says how many there were (routing
+  // watchers only need to know that something changed).
+  size_t discard(bool& overflow);
   int fd() const;
   // Every pending event. `overflow` is set when the kernel dropped some
   // (ENOBUFS): the caller must then look at every link it cares about.
   std::vector<Event> drain(bool& overflow);
 
- private:
   struct Closer {
     void operator()(mnl_socket* s) const;
   };
+
+ private:
   std::unique_ptr<mnl_socket, Closer> sock_;
 };
 

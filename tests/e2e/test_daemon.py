@@ -206,6 +206,74 @@ class DaemonCase(unittest.TestCase):
         self.assertRegex(metrics, r'xlb_server_connections_rejected_total\{server="metrics"\} [1-9]')
         print("xlbd at %.1f%% of a core; %s" % (cpu * 100, res))
 
+    def nexthop_macs(self):
+        v = json.loads(self.lab.xlbctl("vip", "list", "--json").stdout)[0]
+        return {b["address"]: (b["nexthop"] or {}).get("mac") for b in v["backends"]}
+
+    def link_mac(self, host):
+        return json.loads(self.lab.sh(host, "ip", "-j", "link", "show", "eth0").stdout)[0]["address"]
+
+    def capture(self, port, mac):
+        """tcpdump on the switch's port towards a backend: TCP frames sent to `mac`."""
+        p = subprocess.Popen(self.lab.nsenter("sw") + ["tcpdump", "-i", port, "-nn", "-tt", "-l", "-e",
+                                                       "ether dst %s and tcp" % mac],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        p.stderr.readline()  # "listening on ...": capturing from here on
+        return p
+
+    def frames_after(self, p, t):
+        p.terminate()
+        out, _ = p.communicate(timeout=10)
+        stamps = [float(line.split()[0]) for line in out.splitlines() if line[:1].isdigit()]
+        return [s for s in stamps if s > t], len(stamps)
+
+    def test_next_hops_follow_a_new_mac_and_a_moved_route_within_100ms(self):
+        lab = self.lab
+        self.start()
+        b1, b2, b3 = (lab.addr4(b) for b in ("b1", "b2", "b3"))
+        macs = self.nexthop_macs()
+        # Resolved by xlbd from the kernel, not per packet.
+        self.assertEqual(macs, {lab.addr4(b): self.link_mac(b) for b in lab.backend_names()})
+        fb0 = lab.stats()["nexthop_fallbacks"]
+        self.assertEqual(lab.requests(xlblab.VIP4, 30)["failures"], 0)
+        self.assertEqual(lab.stats()["nexthop_fallbacks"], fb0, "packets asked bpf_fib_lookup")
+
+        # b2 gets a new MAC; the load balancer learns it (ip neigh replace).
+        old, new = macs[b2], "02:00:00:00:b2:02"
+        client = self.background_client(count=300, interval=0.01)
+        time.sleep(0.5)
+        dump = self.capture("b2", old)
+        lab.sh("b2", "ip", "link", "set", "dev", "eth0", "address", new)
+        t0 = time.time()
+        lab.sh("lb", "ip", "neigh", "replace", b2, "lladdr", new, "dev", "eth0", "nud", "reachable")
+        took = self.wait_for("b2's new MAC in the maps", lambda: self.nexthop_macs()[b2] == new, 1.0)
+        self.assertLess(time.time() - t0, 0.1 + 0.05, "%.3fs" % (time.time() - t0))  # + one xlbctl poll
+        late, total = self.frames_after(dump, t0 + 0.1)
+        res = self.finish(client)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertEqual(late, [], "%d frames to b2's old MAC more than 100 ms after the change" % len(late))
+        self.assertGreater(total + res["nodes"].get("b2", 0), 0)
+        self.assertGreater(res["nodes"].get("b2", 0), 50, res["nodes"])  # still served, at its new MAC
+
+        # b3's route moves: via b1 (which has the VIP too and answers for it).
+        dump = self.capture("b3", macs[b3])
+        client = self.background_client(count=100, interval=0.01)
+        time.sleep(0.3)
+        t0 = time.time()
+        lab.sh("lb", "ip", "route", "add", b3 + "/32", "via", b1, "dev", "eth0")
+        self.wait_for("b3's next hop moved to b1", lambda: self.nexthop_macs()[b3] == macs[b1], 1.0)
+        self.assertLess(time.time() - t0, 0.1 + 0.05, "%.3fs" % (time.time() - t0))
+        time.sleep(0.5)
+        late, _ = self.frames_after(dump, t0 + 0.1)
+        self.assertEqual(late, [], "%d frames to b3's MAC more than 100 ms after its route moved" % len(late))
+        client.communicate(timeout=120)  # connections cut by the move may fail: not what is measured here
+        lab.sh("lb", "ip", "route", "del", b3 + "/32")
+        self.wait_for("b3's own next hop back", lambda: self.nexthop_macs()[b3] == macs[b3], 1.0)
+        self.assertGreater(self.metric("xlb_nexthop_updates_total"), 0)
+        self.assertEqual(lab.requests(xlblab.VIP4, 30)["failures"], 0)
+        del took
+
     def test_systemd_notifications_ready_reload_and_watchdog(self):
         import socket
         import threading

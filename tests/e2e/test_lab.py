@@ -50,6 +50,11 @@ class LabCase(unittest.TestCase):
         reasons = stats["reasons"]
         self.assertEqual(reasons["tx_flow_new"]["packets"], 300)
         self.assertEqual(reasons["drop_malformed"]["packets"], 0)
+        # `backend add` resolved every next hop: no packet asked bpf_fib_lookup.
+        self.assertEqual(stats["nexthop_fallbacks"], 0)
+        listed = json.loads(self.lab.xlbctl("vip", "list", "--json").stdout)
+        for b in [b for v in listed if v["vip"] == ep for b in v["backends"]]:
+            self.assertIsNotNone(b["nexthop"], b)
 
     def test_l2dsr_ipv4(self):
         self.check_distribution("l2dsr", 4)

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <map>
+
 #include "cli.h"
 #include "xlb/dataplane.h"
 #include "xlb/neigh.h"
@@ -37,6 +39,13 @@ void addBackendCommands(CLI::App& app, Commands& out) {
                    xlb::NetlinkNeighbours neigh;
                    auto b = check(dp.addBackend(key, addr, a->weight, &neigh));
                    if (!b.warning.empty()) std::fprintf(stderr, "warning: %s\n", b.warning.c_str());
+                   // Its next hop into the maps (and any other that moved):
+                   // the data plane then needs no route lookup per packet.
+                   std::map<std::string, std::string> unresolved;
+                   check(dp.refreshNexthops(xlb::resolveNexthop, &unresolved));
+                   if (auto u = unresolved.find(addr.str()); u != unresolved.end())
+                     std::fprintf(stderr, "warning: next hop of %s not resolved (%s): its packets ask bpf_fib_lookup\n",
+                                  addr.str().c_str(), u->second.c_str());
                    std::printf("backend %s added to %s (id %u, weight %u)\n", addr.str().c_str(), key.str().c_str(),
                                b.id, b.weight);
                    for (const auto& p : dp.forwardingProblems(addr.family)) std::fprintf(stderr, "warning: %s\n", p.c_str());

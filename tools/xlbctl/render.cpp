@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "render.h"
 
+#include <net/if.h>
+
 #include <netinet/in.h>
 
 #include <chrono>
@@ -81,6 +83,17 @@ json vipsJson(const std::vector<VipInfo>& vips, const std::vector<BackendInfo>& 
       if (be.vipId == v.id) {
         json e{{"address", be.addr.str()}, {"id", be.id}, {"weight", be.weight},
                {"state", be.down ? "down" : be.weight ? "active" : "draining"}};
+        if (be.nexthop.ifindex) {
+          char mac[18];
+          const uint8_t* m = be.nexthop.dmac;
+          std::snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+          char ifname[IF_NAMESIZE] = {};
+          e["nexthop"] = {{"ifindex", be.nexthop.ifindex},
+                          {"interface", if_indextoname(be.nexthop.ifindex, ifname) ? ifname : ""},
+                          {"mac", mac}, {"mtu", be.nexthop.mtu}};
+        } else {
+          e["nexthop"] = nullptr;  // bpf_fib_lookup decides per packet
+        }
         if (const json* d = daemonView(health, v.key, be.addr)) {
           e["name"] = d->value("name", "");
           e["health"] = d->value("state", "");
@@ -154,7 +167,8 @@ json statsJson(const Stats& s, const std::vector<VipInfo>& vips, const std::vect
     vs.push_back(e);
   }
   double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  json out{{"schema", kStatsSchema}, {"timestamp", now}, {"reasons", reasons}, {"vips", vs}};
+  json out{{"schema", kStatsSchema}, {"timestamp", now}, {"reasons", reasons}, {"vips", vs},
+           {"nexthop_fallbacks", s.nexthopFallbacks}};
   if (prev) out["interval_seconds"] = seconds;
   return out;
 }
@@ -178,6 +192,9 @@ void printStats(const Stats& s, const std::vector<VipInfo>& vips, const std::vec
     std::printf("%-20s %16s %16s\n", reasonName(r), pk(s.reasons[r].packets, p0).c_str(),
                 by(s.reasons[r].bytes, b0).c_str());
   }
+  if (s.nexthopFallbacks != (prev ? prev->nexthopFallbacks : 0))
+    std::printf("(%s packets found no resolved next hop and asked bpf_fib_lookup)\n",
+                pk(s.nexthopFallbacks, prev ? prev->nexthopFallbacks : 0).c_str());
   for (const auto& v : vips) {
     if (v.l7()) {  // XDP passes its packets (pass_l7); the proxy's counters are in /metrics
       std::printf("\nVIP %s/%s (http): served by xlbd's proxy, counted in /metrics (xlb_http_*)\n",

@@ -199,9 +199,12 @@ Result<std::vector<BackendInfo>> Dataplane::backends() const {
   std::vector<BackendInfo> out;
   for (uint32_t id = 1; id < meta_.max_backends; ++id) {
     const auto& b = (*slots)[id];
-    if (b.flags & XLB_BE_IN_USE)
+    if (b.flags & XLB_BE_IN_USE) {
       out.push_back({id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen,
                      (b.flags & XLB_BE_DOWN) != 0});
+      xlb_nexthops nh{};
+      if (bpf_map_lookup_elem(nexthops_.get(), &id, &nh) == 0) out.back().nexthop = nh.nh[b.nh_sel & 1];
+    }
   }
   return out;
 }
@@ -423,6 +426,11 @@ Result<BackendInfo> Dataplane::addBackend(const VipKey& vk, const IpAddr& addr, 
 Result<BackendInfo> Dataplane::writeNewBackend(uint32_t id, uint32_t oldGen, uint32_t vipId,
                                                const IpAddr& addr, uint32_t weight, bool down) {
   if (auto r = zeroStats(beStats_.get(), id); !r) return xlb::unexpected(r.error());
+  // A reused slot must not inherit its previous backend's next hop: none
+  // until it is resolved (bpf_fib_lookup meanwhile).
+  xlb_nexthops none{};
+  if (auto r = update(nexthops_, id, none, BPF_ANY, "cannot clear the next hop"); !r)
+    return xlb::unexpected(r.error());
   xlb_backend b{};
   b.addr = addr.toAbi();
   b.family = addr.family;
@@ -570,7 +578,7 @@ std::vector<std::pair<const char*, Fd*>> Dataplane::maps() {
   return {{"xlb_meta", &meta_fd_},       {"xlb_vips", &vips_},         {"xlb_vip_addrs", &vipAddrs_},
           {"xlb_backends", &backends_},  {"xlb_rings", &rings_},       {"xlb_flows", &flows_},
           {"xlb_reasons", &reasons_},    {"xlb_vip_stats", &vipStats_}, {"xlb_be_stats", &beStats_},
-          {"xlb_tx_ports", &txPorts_}};
+          {"xlb_tx_ports", &txPorts_},   {"xlb_nexthops", &nexthops_}, {"xlb_events", &events_}};
 }
 
 uint32_t Dataplane::vipsMapId() const { return objectId(vips_.get()); }
@@ -653,6 +661,9 @@ Result<Stats> Dataplane::stats() const {
     if (!c) return xlb::unexpected(c.error());
     s.backends[b.id] = *c;
   }
+  auto fb = nexthopFallbacks();
+  if (!fb) return xlb::unexpected(fb.error());
+  s.nexthopFallbacks = *fb;
   return s;
 }
 

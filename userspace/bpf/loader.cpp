@@ -285,6 +285,7 @@ Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   bpf_map__set_max_entries(skel->maps.xlb_vip_stats, meta.max_vips);
   bpf_map__set_max_entries(skel->maps.xlb_rings, meta.max_vips * 2 * meta.ring_size);
   bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
+  bpf_map__set_max_entries(skel->maps.xlb_nexthops, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_flows, meta.max_flows);
   if (auto r = pinMaps(skel->obj, pinDir); !r) return xlb::unexpected(r.error());

@@ -159,6 +159,7 @@ Result<SyncResult> Daemon::apply(const VipKey& key) {
     return r;
   }
   for (const auto& w : r->warnings) log::warn(key.str() + ": " + w);
+  if (nexthops_) nexthops_->poke();  // a new backend's next hop, at once
   if (r->ringFlipped) {
     double s = secondsSince(t0);
     ++ringUpdates_;
@@ -282,6 +283,8 @@ Result<void> Daemon::start() {
   for (const auto& i : cfg_.interfaces)
     if (auto r = guard_->track(i.name); !r) return r;
   if (auto r = guard_->start(); !r) return r;
+  nexthops_ = std::make_unique<NexthopKeeper>(io_, *dp_);
+  if (auto r = nexthops_->start(); !r) return r;
   control_ = std::make_unique<ControlServer>(io_, cfg_.controlSocket, [this](const json& j) { return handle(j); },
                                              ServerLimits{kControlMaxConnections, kControlTimeout, kControlTimeout});
   if (auto r = control_->start(); !r) return r;
@@ -303,6 +306,7 @@ Result<void> Daemon::start() {
 void Daemon::shutdown() {
   stopping_ = true;
   if (guard_) guard_->stop();  // before any detach below: it would attach xlb again
+  if (nexthops_) nexthops_->stop();
   if (proxy_) proxy_->stop(cfg_.proxyDrain);
   if (control_) control_->stop();
   if (metricsServer_) metricsServer_->stop();

@@ -18,6 +18,7 @@
 #include "xlb/neigh.h"
 
 #include "guard.h"
+#include "nexthops.h"
 #include "proxy.h"
 #include "opstate.h"
 
@@ -109,6 +110,7 @@ class Daemon {
   struct ControlServer;
   struct MetricsServer;
   std::unique_ptr<DataplaneGuard> guard_;
+  std::unique_ptr<NexthopKeeper> nexthops_;
   std::unique_ptr<proxy::Proxy> proxy_;
   std::string cookieSecret_;
   std::unique_ptr<ControlServer> control_;

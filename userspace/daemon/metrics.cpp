@@ -180,6 +180,20 @@ std::string Daemon::metrics() {
       o << "xlb_dataplane_reattach_total{interface=\"" << esc(name) << "\"} " << i.reattaches << "\n";
   }
 
+  if (nexthops_) {
+    Family(o, "xlb_nexthop_updates_total", "counter",
+           "Backend next hops rewritten in the maps (a neighbour's MAC, a route or a link changed).");
+    o << "xlb_nexthop_updates_total " << nexthops_->updates() << "\n";
+    Family(o, "xlb_nexthop_unresolved", "gauge",
+           "Backend addresses whose next hop could not be resolved: their packets ask bpf_fib_lookup.");
+    o << "xlb_nexthop_unresolved " << nexthops_->unresolved().size() << "\n";
+    if (auto st = dp_->stats(); st) {
+      Family(o, "xlb_nexthop_fallbacks_total", "counter",
+             "Packets that found no resolved next hop in the maps and asked bpf_fib_lookup.");
+      o << "xlb_nexthop_fallbacks_total " << st->nexthopFallbacks << "\n";
+    }
+  }
+
   Family(o, "xlb_backend_check_local_errors_total", "counter",
          "Health checks that could not run on this host (no descriptors, memory or ports); not counted.");
   for (const auto& r : beRows)

@@ -12,6 +12,47 @@ namespace xlb {
 
 void LinkWatch::Closer::operator()(mnl_socket* s) const { mnl_socket_close(s); }
 
+namespace {
+
+Result<void> openGroups(unsigned groups, std::unique_ptr<mnl_socket, LinkWatch::Closer>& sock) {
+  sock.reset(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!sock) return fail(errno, "cannot open an rtnetlink socket");
+  if (mnl_socket_bind(sock.get(), groups, MNL_SOCKET_AUTOPID) < 0)
+    return fail(errno, "cannot subscribe to rtnetlink events");
+  return {};
+}
+
+}  // namespace
+
+Result<LinkWatch> LinkWatch::openRouting() {
+  LinkWatch w;
+  if (auto r = openGroups(RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | (1u << (RTNLGRP_IPV4_NETCONF - 1)) |
+                              (1u << (RTNLGRP_IPV6_NETCONF - 1)),
+                          w.sock_);
+      !r)
+    return xlb::unexpected(r.error());
+  int size = 1 << 20;
+  setsockopt(mnl_socket_get_fd(w.sock_.get()), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  return w;
+}
+
+size_t LinkWatch::discard(bool& overflow) {
+  size_t n = 0;
+  overflow = false;
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  for (;;) {
+    ssize_t got = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+    if (got < 0) {
+      if (errno == ENOBUFS) {
+        overflow = true;
+        continue;
+      }
+      return n;  // EAGAIN: nothing more for now
+    }
+    ++n;
+  }
+}
+
 Result<LinkWatch> LinkWatch::open() {
   LinkWatch w;
   w.sock_.reset(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK));

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xlb/neigh.h"
 
+#include <net/if.h>  // before the linux/ headers, which then leave its names alone
 #include <libmnl/libmnl.h>
+#include <linux/if_arp.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -9,8 +11,11 @@
 #include <sys/time.h>
 
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <vector>
+
+#include "xlb/nexthop.h"
 
 namespace xlb {
 namespace {
@@ -79,6 +84,8 @@ struct NeighState {
   uint16_t state = 0;    // NUD_*
   uint8_t flags = 0;     // NTF_*
   uint32_t extFlags = 0; // NTF_EXT_*
+  std::array<uint8_t, 6> lladdr{};
+  bool haveLladdr = false;
 };
 
 int neighAttr(const nlattr* attr, void* data) {
@@ -98,6 +105,10 @@ int neighCb(const nlmsghdr* nlh, void* data) {
   st->state = ndm->ndm_state;
   st->flags = ndm->ndm_flags;
   if (tb[NDA_FLAGS_EXT]) st->extFlags = mnl_attr_get_u32(tb[NDA_FLAGS_EXT]);
+  if (tb[NDA_LLADDR] && mnl_attr_get_payload_len(tb[NDA_LLADDR]) == 6) {
+    std::memcpy(st->lladdr.data(), mnl_attr_get_payload(tb[NDA_LLADDR]), 6);
+    st->haveLladdr = true;
+  }
   return MNL_CB_OK;
 }
 
@@ -186,6 +197,113 @@ Result<void> NetlinkNeighbours::keep(const IpAddr& backend) {
   return fail(0, "neighbour " + route.nexthop.str() + " is not resolved yet" +
                      (st.state & NUD_FAILED ? " (no answer)" : "") +
                      ": packets to this backend count as drop_no_neigh until it is");
+}
+
+namespace {
+
+Result<Route> routeTo(mnl_socket* s, const IpAddr& dst, uint32_t seq) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETROUTE;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = seq;
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = dst.isV4() ? AF_INET : AF_INET6;
+  rtm->rtm_dst_len = dst.isV4() ? 32 : 128;
+  mnl_attr_put(nlh, RTA_DST, dst.isV4() ? 4 : 16, dst.bytes.data());
+  Route route;
+  route.nexthop = dst;
+  if (auto r = talk(s, nlh, routeCb, &route, "route lookup for " + dst.str()); !r) return xlb::unexpected(r.error());
+  return route;
+}
+
+struct Link {
+  bool found = false;
+  unsigned short type = 0;  // ARPHRD_*
+  uint32_t mtu = 0;
+  std::array<uint8_t, 6> mac{};
+  bool haveMac = false;
+};
+
+int linkAttr(const nlattr* attr, void* data) {
+  auto* tb = static_cast<const nlattr**>(data);
+  if (mnl_attr_type_valid(attr, IFLA_MAX) > 0) tb[mnl_attr_get_type(attr)] = attr;
+  return MNL_CB_OK;
+}
+
+int linkCb(const nlmsghdr* nlh, void* data) {
+  if (nlh->nlmsg_type != RTM_NEWLINK) return MNL_CB_OK;
+  auto* l = static_cast<Link*>(data);
+  const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  const nlattr* tb[IFLA_MAX + 1] = {};
+  mnl_attr_parse(nlh, sizeof(*ifi), linkAttr, tb);
+  l->found = true;
+  l->type = ifi->ifi_type;
+  if (tb[IFLA_MTU]) l->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+  if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6) {
+    std::memcpy(l->mac.data(), mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
+    l->haveMac = true;
+  }
+  return MNL_CB_OK;
+}
+
+Link linkOf(mnl_socket* s, int ifindex, uint32_t seq) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETLINK;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = seq;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  Link l;
+  if (!talk(s, nlh, linkCb, &l, "link lookup")) return Link{};
+  return l;
+}
+
+bool forwardingOn(int ifindex, bool v4) {
+  char name[IF_NAMESIZE] = {};
+  if (!if_indextoname(static_cast<unsigned>(ifindex), name)) return false;
+  std::ifstream f(std::string("/proc/sys/net/") + (v4 ? "ipv4" : "ipv6") + "/conf/" + name + "/forwarding");
+  int on = 0;
+  return (f >> on) && on == 1;
+}
+
+}  // namespace
+
+Result<Nexthop> resolveNexthop(const IpAddr& backend) {
+  auto s = openRtnl();
+  if (!s) return xlb::unexpected(s.error());
+  uint32_t seq = static_cast<uint32_t>(time(nullptr));
+  auto route = routeTo(s->get(), backend, seq++);
+  Nexthop nh;
+  if (!route) {
+    nh.why = "no route";
+    return nh;
+  }
+  if (route->oif == 0 || route->type != RTN_UNICAST) {
+    nh.why = route->type == RTN_LOCAL ? "a local address" : "no unicast route";
+    return nh;
+  }
+  Link link = linkOf(s->get(), route->oif, seq++);
+  if (!link.found || link.type != ARPHRD_ETHER || !link.haveMac) {
+    nh.why = "the egress interface is not Ethernet";
+    return nh;
+  }
+  if (!forwardingOn(route->oif, backend.isV4())) {
+    nh.why = "forwarding is off on the egress interface";
+    return nh;
+  }
+  NeighState st = neighState(s->get(), route->nexthop, route->oif, seq++);
+  if (!st.found || !(st.state & kNudValid) || !st.haveLladdr) {
+    nh.why = "neighbour " + route->nexthop.str() + " is not resolved";
+    return nh;
+  }
+  nh.ifindex = route->oif;
+  nh.mtu = link.mtu;
+  nh.dmac = st.lladdr;
+  nh.smac = link.mac;
+  return nh;
 }
 
 }  // namespace xlb

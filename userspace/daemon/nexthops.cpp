@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nexthops.h"
+
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "log.h"
+#include "xlb/nexthop.h"
+
+namespace xlb {
+
+namespace {
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto kMinGap = std::chrono::milliseconds(10);
+constexpr auto kBackstop = std::chrono::seconds(5);
+}  // namespace
+
+NexthopKeeper::NexthopKeeper(asio::io_context& io, Dataplane& dp) : io_(io), dp_(dp), backstop_(io), soon_(io) {}
+
+Result<void> NexthopKeeper::start() {
+  auto w = LinkWatch::openRouting();
+  if (!w) return xlb::unexpected(w.error());
+  events_.emplace(std::move(*w));
+  eventFd_.emplace(io_, ::dup(events_->fd()));
+  refresh();
+  asio::co_spawn(io_, watchEvents(), asio::detached);
+  asio::co_spawn(io_, watchTimer(), asio::detached);
+  return {};
+}
+
+void NexthopKeeper::stop() {
+  stopped_ = true;
+  std::error_code ec;
+  if (eventFd_) eventFd_->cancel(ec);
+  backstop_.cancel();
+  soon_.cancel();
+}
+
+void NexthopKeeper::poke() {
+  if (stopped_ || pending_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_ >= kMinGap) {
+    refresh();
+    return;
+  }
+  // Just refreshed: once more when the gap has passed, for what came since.
+  pending_ = true;
+  soon_.expires_at(last_ + kMinGap);
+  soon_.async_wait([this](std::error_code ec) {
+    pending_ = false;
+    if (!ec && !stopped_) refresh();
+  });
+}
+
+void NexthopKeeper::refresh() {
+  last_ = std::chrono::steady_clock::now();
+  std::map<std::string, std::string> unresolved;
+  auto n = dp_.refreshNexthops(resolveNexthop, &unresolved);
+  if (!n) {
+    log::error("cannot refresh next hops: " + n.error().describe());
+    return;
+  }
+  updates_ += *n;
+  for (const auto& [addr, why] : unresolved)
+    if (auto it = unresolved_.find(addr); it == unresolved_.end() || it->second != why)
+      log::warn("next hop of backend " + addr + " not resolved (" + why + "): its packets ask bpf_fib_lookup");
+  for (const auto& [addr, why] : unresolved_)
+    if (!unresolved.count(addr)) log::info("next hop of backend " + addr + " resolved");
+  unresolved_ = std::move(unresolved);
+}
+
+asio::awaitable<void> NexthopKeeper::watchEvents() {
+  while (!stopped_) {
+    auto [ec] = co_await eventFd_->async_wait(asio::posix::stream_descriptor::wait_read, kTuple);
+    if (ec || stopped_) co_return;
+    bool overflow = false;
+    if (events_->discard(overflow) || overflow) poke();
+  }
+}
+
+asio::awaitable<void> NexthopKeeper::watchTimer() {
+  while (!stopped_) {
+    backstop_.expires_after(kBackstop);
+    auto [ec] = co_await backstop_.async_wait(kTuple);
+    if (ec || stopped_) co_return;
+    poke();
+  }
+}
+
+}  // namespace xlb
