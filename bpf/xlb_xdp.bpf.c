@@ -49,7 +49,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_verdict *v
 	if (vip->flags & XLB_VIP_F_L7)
 		return XLB_R_PASS_L7;
 
-	rc = xlb_choose(&p.key, vip, &c, !icmp);
+	rc = xlb_choose(&p, vip, &c, !icmp);
 	if (XLB_IS_ERR(rc))
 		return XLB_REASON(rc);
 	if (vip->forward == XLB_FWD_IPIP) {

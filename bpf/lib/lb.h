@@ -6,6 +6,10 @@
 #include "common.h"
 #include "maps.h"
 
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
 /* Load-time settings (xlb_meta mirrors them for userspace). */
 const volatile __u32 xlb_ring_size = XLB_DEFAULT_RING_SIZE;
 
@@ -38,17 +42,75 @@ static __always_inline __u32 xlb_choice_hash(struct xlb_choice *c, const struct 
 	return c->hash;
 }
 
-/* The flow's backend while it is still configured and not down (weight 0
- * included);
- * otherwise the ring's pick, recorded in the flow table when record is set.
+static __always_inline __u32 xlb_now_s(void)
+{
+	return (__u32)(bpf_ktime_get_coarse_ns() / 1000000000ull);
+}
+
+/* The ring's pick for a new flow, recorded in the flow table when record
+ * is set (never over an entry that is there: a retransmitted SYN keeps
+ * its flow, and counts as a hit). */
+static __always_inline int xlb_assign(const struct xlb_flow_key *key, __u32 id, struct xlb_choice *c,
+				      int record)
+{
+	struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &id);
+
+	if (!be || !(be->flags & XLB_BE_IN_USE))
+		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
+	c->backend_id = id;
+	c->be = be;
+	c->new_flow = 1;
+	if (record) {
+		struct xlb_flow nf = {
+			.backend_id = id,
+			.gen = be->gen,
+			.created = xlb_now_s(),
+		};
+
+		if (bpf_map_update_elem(&xlb_flows, key, &nf, BPF_NOEXIST) == -EEXIST)
+			c->new_flow = 0;
+	}
+	return 0;
+}
+
+/* The backend of a packet. The ring slot first (one hash, one array load):
+ * where it has not moved since its flows began, a TCP packet that is not a
+ * SYN goes where the ring says, which is where the table would send it;
+ * a SYN is recorded there for later ring changes. Where it moved (and for
+ * UDP), the flow's recorded backend while it is still configured and not
+ * down (draining included), else the ring's pick, recorded.
  * Returns 0 or -XLB_R_DROP_NO_BACKEND. */
-static __always_inline int xlb_choose(const struct xlb_flow_key *key, const struct xlb_vip *vip,
+static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_vip *vip,
 				      struct xlb_choice *c, int record)
 {
-	struct xlb_flow *flow = bpf_map_lookup_elem(&xlb_flows, key);
+	const struct xlb_flow_key *key = &p->key;
+	struct xlb_flow *flow;
 	struct xlb_backend *be;
-	__u32 idx, *slot;
+	__u32 idx, entry, *slot;
 
+	idx = (vip->id * 2 + (vip->ring_sel & 1)) * xlb_ring_size +
+	      xlb_choice_hash(c, key) % xlb_ring_size;
+	slot = bpf_map_lookup_elem(&xlb_rings, &idx);
+	if (!slot)
+		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
+	entry = *slot;
+	if (XLB_RING_ID(entry) == XLB_BACKEND_NONE)
+		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
+
+	if (!(entry & XLB_RING_MOVED) && key->proto == IPPROTO_TCP) {
+		if (p->syn)
+			return xlb_assign(key, entry, c, record);
+		idx = entry;
+		be = bpf_map_lookup_elem(&xlb_backends, &idx);
+		if (!be || !(be->flags & XLB_BE_IN_USE))
+			return XLB_ERR(XLB_R_DROP_NO_BACKEND);
+		c->backend_id = idx;
+		c->be = be;
+		c->new_flow = 0;
+		return 0;
+	}
+
+	flow = bpf_map_lookup_elem(&xlb_flows, key);
 	if (flow) {
 		__u32 id = flow->backend_id;
 
@@ -61,31 +123,11 @@ static __always_inline int xlb_choose(const struct xlb_flow_key *key, const stru
 			c->new_flow = 0;
 			return 0;
 		}
+		/* Stale (its backend gone or down): replaced below. */
+		if (record)
+			bpf_map_delete_elem(&xlb_flows, key);
 	}
-
-	idx = (vip->id * 2 + (vip->ring_sel & 1)) * xlb_ring_size +
-	      xlb_choice_hash(c, key) % xlb_ring_size;
-	slot = bpf_map_lookup_elem(&xlb_rings, &idx);
-	if (!slot || *slot == XLB_BACKEND_NONE)
-		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
-	idx = *slot;
-	be = bpf_map_lookup_elem(&xlb_backends, &idx);
-	if (!be || !(be->flags & XLB_BE_IN_USE))
-		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
-
-	c->backend_id = idx;
-	c->be = be;
-	c->new_flow = 1;
-	if (record) {
-		struct xlb_flow nf = {
-			.backend_id = idx,
-			.gen = be->gen,
-			.created = (__u32)(bpf_ktime_get_coarse_ns() / 1000000000ull),
-		};
-
-		bpf_map_update_elem(&xlb_flows, key, &nf, BPF_ANY);
-	}
-	return 0;
+	return xlb_assign(key, XLB_RING_ID(entry), c, record);
 }
 
 static __always_inline void xlb_count_lb(void *map, __u32 id, __u32 bytes, __u8 new_flow)

@@ -21,6 +21,7 @@ struct xlb_pkt {
 	__be16 l3_proto; /* ethertype of the L3 header, network order */
 	__u8 tos;      /* DSCP + ECN */
 	__u8 df;       /* IPv4 "don't fragment" */
+	__u8 syn;      /* TCP SYN without ACK: a connection's first packet */
 	struct xlb_flow_key key; /* filled for TCP/UDP, and for ICMP errors by icmp.h */
 };
 
@@ -101,6 +102,7 @@ static __always_inline int xlb_parse_l4(struct xlb_pkt *p)
 			return XLB_ERR(XLB_R_DROP_MALFORMED);
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
+		p->syn = th->syn && !th->ack;
 	} else {
 		struct udphdr *uh = l4;
 

@@ -22,6 +22,15 @@
 /* Backend id 0 is "none": an all-zero ring means "no backend". */
 #define XLB_BACKEND_NONE 0u
 
+/* A ring entry is a backend id, and this bit when the slot's backend
+ * changed since flows on it may have started: only then does a TCP packet
+ * that is not a SYN consult the flow table (elsewhere the table could only
+ * say what the ring says). Userspace sets it when a rebuilt ring moves a
+ * slot, and clears it once no recorded flow on the slot points elsewhere
+ * (to a backend still configured and not down). */
+#define XLB_RING_MOVED 0x80000000u
+#define XLB_RING_ID(e) ((e) & ~XLB_RING_MOVED)
+
 enum xlb_forward {
 	XLB_FWD_L2DSR = 0, /* rewrite MACs, backend on the same L2 segment */
 	XLB_FWD_IPIP = 1,  /* IPv4-in-IPv4, IPv6-in-IPv6 or IPv4-in-IPv6 */

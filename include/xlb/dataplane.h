@@ -154,10 +154,15 @@ class Dataplane {
   Result<uint64_t> nexthopFallbacks() const;
   Result<FlowList> flows(size_t limit) const;
   Result<size_t> flushFlows();
+  // Clears the XLB_RING_MOVED mark of every slot on which no recorded flow
+  // points to another live backend (the data plane then goes by the ring
+  // alone there); returns how many slots it cleared.
+  Result<size_t> clearMovedSlots();
   Result<Explanation> explain(const xlb_flow_key& key) const;
 
   // The live ring of a VIP, as the data plane sees it.
-  Result<std::vector<uint32_t>> ring(const VipInfo& vip) const;
+  Result<std::vector<uint32_t>> ring(const VipInfo& vip) const;         // backend ids
+  Result<std::vector<uint32_t>> ringEntries(const VipInfo& vip) const;  // with XLB_RING_MOVED bits
 
  private:
   Result<void> rebuildRing(const VipInfo& vip);

@@ -479,6 +479,59 @@ TEST_F(XdpFixture, DrainedBackendKeepsItsFlowsButGetsNoNewOnes) {
   ASSERT_TRUE(dp.setWeight(vk("198.19.0.8:80"), ip(addr.c_str()), 1));
 }
 
+// Where a ring slot has not moved since its flows began, a TCP packet that
+// is not a SYN goes by the ring alone (the table could only agree); a slot
+// that moved is looked up in the flow table until no recorded flow there
+// needs another backend.
+TEST_F(XdpFixture, MovedRingSlotsAreConsultedUntilNoFlowNeedsThem) {
+  auto& dp = world_->dp();
+  auto key = vk("198.19.0.8:80");
+  auto moved = [&] {
+    auto e = dp.ringEntries(*dp.vip(key));
+    EXPECT_TRUE(e);
+    return std::count_if(e->begin(), e->end(), [](uint32_t x) { return (x & XLB_RING_MOVED) != 0; });
+  };
+  auto frame = [](uint16_t port, uint8_t flags) {
+    return eth(kLbMac, kClientMac, 0x0800, ipv4(kClient4, v4("198.19.0.8"), IPPROTO_TCP, tcp(port, 80, flags, 10)));
+  };
+  ASSERT_TRUE(dp.flushFlows());
+  EXPECT_EQ(moved(), 0) << "a flush leaves no flow that would need a moved slot";
+  // A stray ACK (no SYN seen): the ring decides, nothing is recorded.
+  run(frame(47000, kAck), XLB_R_TX_FLOW_HIT, XDP_TX);
+  EXPECT_EQ(dp.flows(10)->total, 0u);
+  std::map<uint16_t, int> at;
+  for (uint16_t p = 47100; p < 47200; ++p)
+    at[p] = macIndex(run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.8", p)), XLB_R_TX_FLOW_NEW, XDP_TX).out[5]);
+  EXPECT_EQ(dp.flows(0)->total, 100u);
+  // A retransmitted SYN is the flow it was: a hit, the same backend.
+  EXPECT_EQ(macIndex(run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.8", 47100)), XLB_R_TX_FLOW_HIT, XDP_TX).out[5]),
+            at[47100]);
+  // Draining a backend moves its slots; its flows stay on it.
+  int drained = at[47100];
+  std::string addr = "198.18.0." + std::to_string(drained);
+  ASSERT_TRUE(dp.setWeight(key, ip(addr.c_str()), 0));
+  auto marked = moved();
+  EXPECT_GT(marked, static_cast<long>(dp.ringEntries(*dp.vip(key))->size() / 5));  // about a third moved
+  auto allStay = [&] {
+    for (auto [p, b] : at) EXPECT_EQ(macIndex(run(frame(p, kAck), XLB_R_TX_FLOW_HIT, XDP_TX).out[5]), b) << p;
+  };
+  allStay();
+  // Clearing keeps exactly what those flows need (one slot each at most).
+  auto cleared = dp.clearMovedSlots();
+  ASSERT_TRUE(cleared);
+  auto kept = moved();
+  EXPECT_GT(kept, 0);
+  EXPECT_LE(kept, std::count_if(at.begin(), at.end(), [&](auto& x) { return x.second == drained; }));
+  EXPECT_EQ(static_cast<long>(*cleared), marked - kept);
+  allStay();
+  // New flows avoid the drained backend, on cleared and kept slots alike.
+  EXPECT_EQ(spread(this, *world_, "198.19.0.8", 200, 47300).count(drained), 0u);
+  ASSERT_TRUE(dp.setWeight(key, ip(addr.c_str()), 1));
+  allStay();
+  ASSERT_TRUE(dp.flushFlows());
+  EXPECT_EQ(moved(), 0);
+}
+
 TEST_F(XdpFixture, RemovedBackendGetsNoNewFlowsAndItsFlowsMove) {
   auto& dp = world_->dp();
   Bytes syn = synV4("198.19.0.8", 43000);

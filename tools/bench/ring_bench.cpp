@@ -95,7 +95,7 @@ int run(int argc, char** argv) {
     bool same = true;
     for (int i = 0; i < 1000 && same; ++i) {
       uint32_t slot = rng() % gRing, key = (v.id * 2 + (v.ringSel & 1)) * gRing + slot, got = 0;
-      same = bpf_map_lookup_elem(w.ringsFd(), &key, &got) == 0 && got == expect[slot];
+      same = bpf_map_lookup_elem(w.ringsFd(), &key, &got) == 0 && XLB_RING_ID(got) == expect[slot];
     }
     visible += same;
   }

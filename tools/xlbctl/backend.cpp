@@ -43,6 +43,7 @@ void addBackendCommands(CLI::App& app, Commands& out) {
                    // the data plane then needs no route lookup per packet.
                    std::map<std::string, std::string> unresolved;
                    check(dp.refreshNexthops(xlb::resolveNexthop, &unresolved));
+                   check(dp.clearMovedSlots());  // slots no recorded flow needs marked
                    if (auto u = unresolved.find(addr.str()); u != unresolved.end())
                      std::fprintf(stderr, "warning: next hop of %s not resolved (%s): its packets ask bpf_fib_lookup\n",
                                   addr.str().c_str(), u->second.c_str());
@@ -62,6 +63,7 @@ void addBackendCommands(CLI::App& app, Commands& out) {
                    auto addr = check(xlb::IpAddr::parse(a->backend));
                    auto dp = check(xlb::Dataplane::open(ctx.pinDir));
                    check(dp.setWeight(key, addr, a->weight));
+                   check(dp.clearMovedSlots());
                    std::printf("backend %s in %s: weight %u%s\n", addr.str().c_str(), key.str().c_str(), a->weight,
                                a->weight ? "" : " (draining: no new flows, existing flows continue)");
                  }});
@@ -73,6 +75,7 @@ void addBackendCommands(CLI::App& app, Commands& out) {
                    auto addr = check(xlb::IpAddr::parse(a->backend));
                    auto dp = check(xlb::Dataplane::open(ctx.pinDir));
                    check(dp.delBackend(key, addr));
+                   check(dp.clearMovedSlots());
                    std::printf("backend %s removed from %s\n", addr.str().c_str(), key.str().c_str());
                  }});
 

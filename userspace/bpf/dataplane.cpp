@@ -166,6 +166,13 @@ Result<void> Dataplane::writeRingHalf(uint32_t vipId, uint32_t half,
 }
 
 Result<std::vector<uint32_t>> Dataplane::ring(const VipInfo& vip) const {
+  auto ring = ringEntries(vip);
+  if (ring)
+    for (auto& e : *ring) e = XLB_RING_ID(e);
+  return ring;
+}
+
+Result<std::vector<uint32_t>> Dataplane::ringEntries(const VipInfo& vip) const {
   std::vector<uint32_t> ring(meta_.ring_size);
   uint32_t base = (vip.id * 2 + (vip.ringSel & 1)) * meta_.ring_size;
   if (ringMem_) {
@@ -216,6 +223,17 @@ Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
   for (const auto& b : *all)
     if (b.vipId == vip.id && !b.down) mb.push_back({b.id, b.addr, b.weight});
   auto ring = maglevRing(mb, meta_.ring_size);
+  // A slot whose backend changes may have flows that must stay where they
+  // are: marked, so that the data plane consults the flow table there (and
+  // stays marked until clearMovedSlots finds no such flow left).
+  auto live = ringEntries(vip);
+  if (!live) return xlb::unexpected(live.error());
+  for (size_t i = 0; i < ring.size(); ++i) {
+    uint32_t was = (*live)[i];
+    if (ring[i] != XLB_BACKEND_NONE &&
+        ((XLB_RING_ID(was) != XLB_BACKEND_NONE && XLB_RING_ID(was) != ring[i]) || (was & XLB_RING_MOVED)))
+      ring[i] |= XLB_RING_MOVED;
+  }
   uint32_t next = (vip.ringSel & 1) ^ 1;
   if (auto r = writeRingHalf(vip.id, next, ring); !r) return r;
   // The flip: one map update switches the data plane to the new half.
@@ -685,7 +703,70 @@ uint32_t flowClockNow() {
 }
 
 Result<size_t> Dataplane::flushFlows() {
-  return deleteFlowsWhere(flows_, [](const xlb_flow_key&, const xlb_flow&) { return true; });
+  auto n = deleteFlowsWhere(flows_, [](const xlb_flow_key&, const xlb_flow&) { return true; });
+  if (!n) return n;
+  if (auto c = clearMovedSlots(); !c) return xlb::unexpected(c.error());  // no flow left to keep anywhere
+  return n;
+}
+
+Result<size_t> Dataplane::clearMovedSlots() {
+  auto lk = lock();
+  if (!lk) return xlb::unexpected(lk.error());
+  auto vs = vips();
+  if (!vs) return xlb::unexpected(vs.error());
+  struct Marked {
+    VipInfo vip;
+    std::vector<uint32_t> entries;
+    std::vector<bool> keep;
+  };
+  std::map<std::string, Marked> marked;  // by VIP key, only VIPs with a moved slot
+  for (const auto& v : *vs) {
+    if (v.l7()) continue;
+    auto e = ringEntries(v);
+    if (!e) return xlb::unexpected(e.error());
+    if (std::none_of(e->begin(), e->end(), [](uint32_t x) { return x & XLB_RING_MOVED; })) continue;
+    marked[v.key.str()] = Marked{v, std::move(*e), std::vector<bool>(meta_.ring_size, false)};
+  }
+  if (marked.empty()) return size_t{0};
+  auto slots = backendSlots();
+  if (!slots) return xlb::unexpected(slots.error());
+  // A moved slot stays marked while a recorded flow on it points to another
+  // backend that is still configured and not down: that flow must keep it.
+  auto r = forEachFlow(flows_, [&](const xlb_flow_key& k, const xlb_flow& f) {
+    VipKey vk{Endpoint{IpAddr::fromAbi(k.dst, k.family), ntohs(k.dport)}, k.proto};
+    auto it = marked.find(vk.str());
+    if (it == marked.end()) return true;
+    Marked& m = it->second;
+    uint32_t slot = xlb_hash_flow(&k) % meta_.ring_size;
+    if (!(m.entries[slot] & XLB_RING_MOVED) || f.backend_id >= slots->size()) return true;
+    const xlb_backend& b = (*slots)[f.backend_id];
+    bool valid = (b.flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE && b.gen == f.gen && b.vip_id == m.vip.id;
+    if (valid && f.backend_id != XLB_RING_ID(m.entries[slot])) m.keep[slot] = true;
+    return true;
+  });
+  if (!r) return xlb::unexpected(r.error());
+  size_t cleared = 0;
+  for (auto& [k, m] : marked) {
+    size_t before = cleared;
+    for (size_t i = 0; i < m.entries.size(); ++i)
+      if ((m.entries[i] & XLB_RING_MOVED) && !m.keep[i]) {
+        m.entries[i] = XLB_RING_ID(m.entries[i]);
+        ++cleared;
+      }
+    if (cleared == before) continue;
+    // Like a rebuild: the idle half, then the flip. A flow recorded on a
+    // moved slot meanwhile got the ring's backend, which stays.
+    uint32_t next = (m.vip.ringSel & 1) ^ 1;
+    if (auto w = writeRingHalf(m.vip.id, next, m.entries); !w) return xlb::unexpected(w.error());
+    auto vk = m.vip.key.toAbi();
+    xlb_vip x{};
+    x.id = m.vip.id;
+    x.forward = m.vip.forward;
+    x.ring_sel = next;
+    x.flags = m.vip.flags;
+    if (auto u = update(vips_, vk, x, BPF_EXIST, "cannot flip ring"); !u) return xlb::unexpected(u.error());
+  }
+  return cleared;
 }
 
 Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
@@ -718,6 +799,7 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
   uint32_t idx = (v->id * 2 + (v->ringSel & 1)) * meta_.ring_size + e.slot;
   uint32_t id = 0;
   if (bpf_map_lookup_elem(rings_.get(), &idx, &id) != 0) return fail(errno, "cannot read ring");
+  id = XLB_RING_ID(id);
   e.backend = id ? lookupBackend(id) : std::nullopt;
   std::string prefix = e.flow ? "stale flow entry (its backend is gone or down); " : "no flow entry; ";
   e.reason = prefix + "ring slot " + std::to_string(e.slot) + " of " +

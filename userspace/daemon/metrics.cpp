@@ -187,6 +187,9 @@ std::string Daemon::metrics() {
     Family(o, "xlb_nexthop_unresolved", "gauge",
            "Backend addresses whose next hop could not be resolved: their packets ask bpf_fib_lookup.");
     o << "xlb_nexthop_unresolved " << nexthops_->unresolved().size() << "\n";
+    Family(o, "xlb_ring_moved_slots_cleared_total", "counter",
+           "Ring slots whose moved mark was cleared: no recorded flow needed the flow table there any more.");
+    o << "xlb_ring_moved_slots_cleared_total " << nexthops_->movedCleared() << "\n";
     if (auto st = dp_->stats(); st) {
       Family(o, "xlb_nexthop_fallbacks_total", "counter",
              "Packets that found no resolved next hop in the maps and asked bpf_fib_lookup.");

@@ -88,6 +88,12 @@ asio::awaitable<void> NexthopKeeper::watchTimer() {
     auto [ec] = co_await backstop_.async_wait(kTuple);
     if (ec || stopped_) co_return;
     poke();
+    // Ring slots marked moved whose old flows are gone: the data plane goes
+    // by the ring alone there again (no flow table lookup).
+    if (auto c = dp_.clearMovedSlots(); !c)
+      log::error("cannot clear moved ring slots: " + c.error().describe());
+    else
+      movedCleared_ += *c;
   }
 }
 

@@ -3,7 +3,9 @@
 // once when rtnetlink says a neighbour, route, link or forwarding setting
 // changed (at most every 10 ms under a storm of events), and every 5 s as
 // a backstop. A backend whose next hop cannot be resolved is left to
-// bpf_fib_lookup in the data plane, which counts it.
+// bpf_fib_lookup in the data plane, which counts it. On the same 5 s beat
+// it clears the "moved" mark of ring slots that no recorded flow needs any
+// more (Dataplane::clearMovedSlots).
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -29,6 +31,7 @@ class NexthopKeeper {
   void poke();
 
   uint64_t updates() const { return updates_; }  // entries rewritten since start
+  uint64_t movedCleared() const { return movedCleared_; }  // ring slots unmarked since start
   const std::map<std::string, std::string>& unresolved() const { return unresolved_; }  // address -> why
 
  private:
@@ -43,7 +46,7 @@ class NexthopKeeper {
   asio::steady_timer backstop_, soon_;
   std::chrono::steady_clock::time_point last_{};
   bool pending_ = false, stopped_ = false;
-  uint64_t updates_ = 0;
+  uint64_t updates_ = 0, movedCleared_ = 0;
   std::map<std::string, std::string> unresolved_;
 };
 
