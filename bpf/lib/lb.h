@@ -47,13 +47,27 @@ static __always_inline __u32 xlb_now_s(void)
 	return (__u32)(bpf_ktime_get_coarse_ns() / 1000000000ull);
 }
 
+/* Is this recorded flow's backend still the one it was given, configured
+ * and not down (draining included)? */
+static __always_inline struct xlb_backend *xlb_flow_backend(const struct xlb_flow *flow, const struct xlb_vip *vip)
+{
+	__u32 id = flow->backend_id;
+	struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &id);
+
+	if (be && (be->flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE && be->gen == flow->gen &&
+	    be->vip_id == vip->id)
+		return be;
+	return NULL;
+}
+
 /* The ring's pick for a new flow, recorded in the flow table when record
- * is set (never over an entry that is there: a retransmitted SYN keeps
- * its flow, and counts as a hit). */
-static __always_inline int xlb_assign(const struct xlb_flow_key *key, __u32 id, struct xlb_choice *c,
-				      int record)
+ * is set. A flow already there (a retransmitted SYN, another CPU first)
+ * keeps its backend and counts as a hit; a stale one is replaced. */
+static __always_inline int xlb_assign(const struct xlb_flow_key *key, const struct xlb_vip *vip, __u32 id,
+				      struct xlb_choice *c, int record)
 {
 	struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &id);
+	struct xlb_flow *flow;
 
 	if (!be || !(be->flags & XLB_BE_IN_USE))
 		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
@@ -67,8 +81,20 @@ static __always_inline int xlb_assign(const struct xlb_flow_key *key, __u32 id, 
 			.created = xlb_now_s(),
 		};
 
-		if (bpf_map_update_elem(&xlb_flows, key, &nf, BPF_NOEXIST) == -EEXIST)
-			c->new_flow = 0;
+		if (bpf_map_update_elem(&xlb_flows, key, &nf, BPF_NOEXIST) != -EEXIST)
+			return 0;
+		flow = bpf_map_lookup_elem(&xlb_flows, key);
+		if (flow) {
+			struct xlb_backend *fb = xlb_flow_backend(flow, vip);
+
+			if (fb) {
+				c->backend_id = flow->backend_id;
+				c->be = fb;
+				c->new_flow = 0;
+				return 0;
+			}
+		}
+		bpf_map_update_elem(&xlb_flows, key, &nf, BPF_ANY);
 	}
 	return 0;
 }
@@ -99,7 +125,7 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 
 	if (!(entry & XLB_RING_MOVED) && key->proto == IPPROTO_TCP) {
 		if (p->syn)
-			return xlb_assign(key, entry, c, record);
+			return xlb_assign(key, vip, entry, c, record);
 		idx = entry;
 		be = bpf_map_lookup_elem(&xlb_backends, &idx);
 		if (!be || !(be->flags & XLB_BE_IN_USE))
@@ -112,22 +138,16 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 
 	flow = bpf_map_lookup_elem(&xlb_flows, key);
 	if (flow) {
-		__u32 id = flow->backend_id;
-
-		be = bpf_map_lookup_elem(&xlb_backends, &id);
-		if (be && (be->flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE &&
-		    be->gen == flow->gen &&
-		    be->vip_id == vip->id) {
-			c->backend_id = id;
+		be = xlb_flow_backend(flow, vip);
+		if (be) {
+			c->backend_id = flow->backend_id;
 			c->be = be;
 			c->new_flow = 0;
 			return 0;
 		}
-		/* Stale (its backend gone or down): replaced below. */
-		if (record)
-			bpf_map_delete_elem(&xlb_flows, key);
+		/* Stale (its backend gone or down): replaced by xlb_assign. */
 	}
-	return xlb_assign(key, XLB_RING_ID(entry), c, record);
+	return xlb_assign(key, vip, XLB_RING_ID(entry), c, record);
 }
 
 static __always_inline void xlb_count_lb(void *map, __u32 id, __u32 bytes, __u8 new_flow)

@@ -75,7 +75,7 @@ TEST(FlowHash, IsStableAndSensitiveToEveryField) {
   k.sport = htons(40000);
   k.dport = htons(80);
   uint32_t h = xlb_hash_flow(&k);
-  EXPECT_EQ(h, 1377535693u);
+  EXPECT_EQ(h, 2064714526u);
   auto k2 = k;
   k2.sport = htons(40001);
   EXPECT_NE(h, xlb_hash_flow(&k2));
@@ -83,8 +83,28 @@ TEST(FlowHash, IsStableAndSensitiveToEveryField) {
   k2.proto = IPPROTO_UDP;
   EXPECT_NE(h, xlb_hash_flow(&k2));
   k2 = k;
-  k2.src.addr[3] = 1;
+  k2.dst.addr[0] = htonl(0xc6130065);
   EXPECT_NE(h, xlb_hash_flow(&k2));
+  // IPv6: every word of both addresses counts.
+  xlb_flow_key s{};
+  s.family = XLB_AF_INET6;
+  s.proto = IPPROTO_TCP;
+  s.src.addr[0] = htonl(0x20010db8);
+  s.src.addr[3] = htonl(1);
+  s.dst.addr[0] = htonl(0x20010db8);
+  s.dst.addr[3] = htonl(0x100);
+  s.sport = htons(40000);
+  s.dport = htons(80);
+  uint32_t h6 = xlb_hash_flow(&s);
+  EXPECT_EQ(h6, 2101581991u);
+  for (int w = 0; w < 4; ++w) {
+    auto s2 = s;
+    s2.src.addr[w] ^= htonl(0x10);
+    EXPECT_NE(h6, xlb_hash_flow(&s2)) << w;
+    s2 = s;
+    s2.dst.addr[w] ^= htonl(0x10);
+    EXPECT_NE(h6, xlb_hash_flow(&s2)) << w;
+  }
 }
 
 }  // namespace
