@@ -47,7 +47,7 @@ static __always_inline int xlb_fib(struct xdp_md *ctx, const struct xlb_backend 
 	if (nhs) {
 		const struct xlb_nexthop *nh = &nhs->nh[be->nh_sel & 1];
 
-		if (nh->ifindex) {
+		if (nh->ifindex && bpf_ktime_get_coarse_ns() < nh->expires_ns) {
 			if (out_len > nh->mtu)
 				return XLB_ERR(XLB_R_DROP_TOO_BIG);
 			if (nh->ifindex != ctx->ingress_ifindex &&

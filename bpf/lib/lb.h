@@ -10,6 +10,8 @@
 #define EEXIST 17
 #endif
 
+#define XLB_SAMPLE 16u
+
 /* Load-time settings (xlb_meta mirrors them for userspace). */
 const volatile __u32 xlb_ring_size = XLB_DEFAULT_RING_SIZE;
 
@@ -120,10 +122,15 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 	if (!slot)
 		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
 	entry = *slot;
-	if (XLB_RING_ID(entry) == XLB_BACKEND_NONE)
+	if (entry == XLB_BACKEND_NONE)
 		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
 
-	if (!(entry & XLB_RING_MOVED) && key->proto == IPPROTO_TCP) {
+	/* One packet in XLB_SAMPLE takes the long way even here: the lookup
+	 * keeps a long-lived flow's entry recent in the LRU, and records a flow
+	 * whose SYN xlb never saw (or whose entry a flush removed), so a later
+	 * ring change cannot move it. */
+	if (!(entry & XLB_RING_MOVED) && key->proto == IPPROTO_TCP &&
+	    (p->syn || (bpf_get_prandom_u32() & (XLB_SAMPLE - 1)))) {
 		if (p->syn)
 			return xlb_assign(key, vip, entry, c, record);
 		idx = entry;

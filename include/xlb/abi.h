@@ -95,13 +95,17 @@ struct xlb_backend {
 
 /* Where a backend's packets go, resolved by the control plane (route,
  * neighbour, egress link) instead of bpf_fib_lookup on every packet.
- * ifindex 0: not resolved; the data plane asks bpf_fib_lookup (counted). */
+ * ifindex 0 or expired: the data plane asks bpf_fib_lookup (counted). */
 struct xlb_nexthop {
 	__u32 ifindex;
 	__u32 mtu;
 	__u8 dmac[6];
 	__u8 smac[6];
 	__u8 pad[4];
+	/* CLOCK_MONOTONIC_COARSE ns after which the entry is not used (the
+	 * kernel may know better by then): xlbd renews its entries, a bare
+	 * xlbctl's last ten minutes. */
+	__u64 expires_ns;
 };
 
 /* xlb_nexthops value, indexed like xlb_backends. Userspace writes the copy

@@ -4,6 +4,7 @@
 // instance and carry on where the last one stopped.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -146,8 +147,11 @@ class Dataplane {
   // each through its idle copy and a one-byte flip. Returns how many
   // changed; `unresolved` gets address -> why for those left to
   // bpf_fib_lookup.
+  // Entries live `ttl` (then the data plane falls back to bpf_fib_lookup)
+  // and are rewritten once half of it has passed.
   using Resolver = std::function<Result<Nexthop>(const IpAddr&)>;
-  Result<size_t> refreshNexthops(const Resolver& resolve, std::map<std::string, std::string>* unresolved = nullptr);
+  Result<size_t> refreshNexthops(const Resolver& resolve, std::chrono::seconds ttl,
+                                 std::map<std::string, std::string>* unresolved = nullptr);
   // The live next hop of a backend slot (ifindex 0: not resolved).
   Result<xlb_nexthop> nexthop(uint32_t backendId) const;
   // Packets whose next hop bpf_fib_lookup had to find (no resolved entry).

@@ -496,9 +496,19 @@ TEST_F(XdpFixture, MovedRingSlotsAreConsultedUntilNoFlowNeedsThem) {
   };
   ASSERT_TRUE(dp.flushFlows());
   EXPECT_EQ(moved(), 0) << "a flush leaves no flow that would need a moved slot";
-  // A stray ACK (no SYN seen): the ring decides, nothing is recorded.
-  run(frame(47000, kAck), XLB_R_TX_FLOW_HIT, XDP_TX);
-  EXPECT_EQ(dp.flows(10)->total, 0u);
+  // A stray ACK (its SYN never seen) goes where the ring says; one packet in
+  // 16 takes the long way and records it, so a flow that goes on is
+  // recorded soon (200 packets all skipping it: p = (15/16)^200 < 3e-6).
+  Bytes strayL3 = ipv4(kClient4, v4("198.19.0.8"), IPPROTO_TCP, tcp(47000, 80, kAck, 10));
+  auto ringPick = flowBackend(strayL3, false);
+  ASSERT_TRUE(ringPick);
+  for (int i = 0; i < 200; ++i) {
+    auto r = world_->run(frame(47000, kAck));
+    ASSERT_EQ(r.action, XDP_TX);
+    EXPECT_EQ(macIndex(r.out[5]), backendIndex(*ringPick));
+  }
+  EXPECT_EQ(dp.flows(10)->total, 1u);
+  ASSERT_TRUE(dp.flushFlows());
   std::map<uint16_t, int> at;
   for (uint16_t p = 47100; p < 47200; ++p)
     at[p] = macIndex(run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.8", p)), XLB_R_TX_FLOW_NEW, XDP_TX).out[5]);
@@ -527,6 +537,18 @@ TEST_F(XdpFixture, MovedRingSlotsAreConsultedUntilNoFlowNeedsThem) {
   // New flows avoid the drained backend, on cleared and kept slots alike.
   EXPECT_EQ(spread(this, *world_, "198.19.0.8", 200, 47300).count(drained), 0u);
   ASSERT_TRUE(dp.setWeight(key, ip(addr.c_str()), 1));
+  allStay();
+  // Every backend drained: the ring is empty, yet every flow keeps going
+  // (the emptied slots are marked too); a new one has nowhere to go.
+  std::set<int> all;
+  for (auto [p, b] : at) all.insert(b);
+  ASSERT_EQ(all.size(), 3u);
+  ASSERT_TRUE(dp.flushFlows());
+  for (auto [p, b] : at) run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.8", p)), XLB_R_TX_FLOW_NEW, XDP_TX);
+  for (int b : all) ASSERT_TRUE(dp.setWeight(key, ip(("198.18.0." + std::to_string(b)).c_str()), 0));
+  allStay();
+  run(eth(kLbMac, kClientMac, 0x0800, synV4("198.19.0.8", 47900)), XLB_R_DROP_NO_BACKEND, XDP_DROP);
+  for (int b : all) ASSERT_TRUE(dp.setWeight(key, ip(("198.18.0." + std::to_string(b)).c_str()), 1));
   allStay();
   ASSERT_TRUE(dp.flushFlows());
   EXPECT_EQ(moved(), 0);

@@ -6,6 +6,7 @@ Every lab is uniquely named and removed on exit, failures included."""
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -183,6 +184,35 @@ class HttpCase(unittest.TestCase):
         self.assertIn('"POST /echo HTTP/1.1" 400', lines[-1])
         self.assertIn("term=PB", lines[-1])
         self.assertNotIn("/admin", self.lab.xlbd_log())
+
+    def test_forwarded_chain_from_a_trusted_proxy_and_limits(self):
+        lab = self.lab
+        client = lab.addr4("client")
+        trusting = lab.http_vip(8080, keys="    forwarded: {mode: append, trusted_proxies: [%s/32]}" % client)
+        other = lab.http_vip(8082, keys="    forwarded: {mode: append, trusted_proxies: [198.18.99.0/24]}\n"
+                                        "    limits: {header_count: 10, header_bytes: 1024, body: 100}")
+        self.start(trusting + other, l4=False)
+
+        def echo(port, xff):
+            out = lab.sh("client", "curl", "-sS", "--max-time", "5", "-H", "X-Forwarded-For: " + xff,
+                         "http://%s:%d/echo" % (VIP, port)).stdout
+            return json.loads(out)["headers"]["x-forwarded-for"]
+        # A trusted proxy's chain is kept and the client appended; an
+        # element that is not an address voids the chain.
+        self.assertEqual(echo(8080, "198.18.200.7, 198.18.200.8"), "198.18.200.7, 198.18.200.8, " + client)
+        self.assertEqual(echo(8080, "198.18.200.7, evil"), client)
+        # Anyone else's chain is replaced.
+        self.assertEqual(echo(8082, "198.18.200.7"), client)
+        # Limits: too many headers, too many header bytes, too large a body.
+        many = "GET / HTTP/1.1\\r\\nHost: a\\r\\n" + "".join("X-%d: 1\\r\\n" % i for i in range(12)) + "\\r\\n"
+        big = "GET / HTTP/1.1\\r\\nHost: a\\r\\nX-Big: " + "b" * 1100 + "\\r\\n\\r\\n"
+        body = "POST /echo HTTP/1.1\\r\\nHost: a\\r\\nContent-Length: 200\\r\\n\\r\\n" + "y" * 200
+        for payload, status in ((many, "431"), (big, "431"), (body, "413")):
+            resp = self.raw(8082, payload)
+            self.assertTrue(resp.startswith("HTTP/1.1 " + status), "%r -> %r" % (payload[:40], resp[:80]))
+        lines = [l for l in lab.xlbd_log().splitlines() if " access " in l and ":8082/" in l and re.search(r'" 4\d\d ', l)]
+        self.assertEqual(len(lines), 3, "\n".join(lines))
+        self.assertTrue(all("backend=-" in l for l in lines), "\n".join(lines))  # none reached a backend
 
     def test_sticky_cookie_through_drain_and_disable(self):
         lab = self.lab

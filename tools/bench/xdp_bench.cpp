@@ -123,7 +123,7 @@ int run(int argc, char** argv) {
   // As `xlbctl backend add` leaves it: next hops resolved, and no ring slot
   // marked moved (no flow needs one yet).
   std::map<std::string, std::string> unresolved;
-  if (!dp.refreshNexthops(resolveNexthop, &unresolved) || !unresolved.empty()) {
+  if (!dp.refreshNexthops(resolveNexthop, std::chrono::hours(1), &unresolved) || !unresolved.empty()) {
     std::fprintf(stderr, "xdp_bench: next hops not resolved\n");
     return 1;
   }

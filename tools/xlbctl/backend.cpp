@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// xlbctl backend add | set | del (the maps, no daemon) and
+// xlbctl backend add | set | del | refresh (the maps, no daemon) and
 // weight | enable | disable | drain (xlbd's operator states).
+#include <chrono>
 #include <cstdio>
-#include <memory>
-
 #include <map>
+#include <memory>
 
 #include "cli.h"
 #include "xlb/dataplane.h"
 #include "xlb/neigh.h"
+#include "xlb/nexthop.h"
 #include "xlb/plan.h"
 
 namespace xlbctl {
+
+// Without xlbd nothing follows a neighbour's or a route's change: next hops
+// xlbctl writes give way to bpf_fib_lookup after ten minutes, unless
+// `backend refresh` runs again (a timer can run it).
+constexpr std::chrono::seconds kBareNexthopTtl{600};
 
 void addBackendCommands(CLI::App& app, Commands& out) {
   struct Args {
@@ -42,7 +48,7 @@ void addBackendCommands(CLI::App& app, Commands& out) {
                    // Its next hop into the maps (and any other that moved):
                    // the data plane then needs no route lookup per packet.
                    std::map<std::string, std::string> unresolved;
-                   check(dp.refreshNexthops(xlb::resolveNexthop, &unresolved));
+                   check(dp.refreshNexthops(xlb::resolveNexthop, kBareNexthopTtl, &unresolved));
                    check(dp.clearMovedSlots());  // slots no recorded flow needs marked
                    if (auto u = unresolved.find(addr.str()); u != unresolved.end())
                      std::fprintf(stderr, "warning: next hop of %s not resolved (%s): its packets ask bpf_fib_lookup\n",
@@ -66,6 +72,18 @@ void addBackendCommands(CLI::App& app, Commands& out) {
                    check(dp.clearMovedSlots());
                    std::printf("backend %s in %s: weight %u%s\n", addr.str().c_str(), key.str().c_str(), a->weight,
                                a->weight ? "" : " (draining: no new flows, existing flows continue)");
+                 }});
+
+  auto* refresh = backend->add_subcommand(
+      "refresh", "resolve every backend's next hop again (route, neighbour, link) and renew it for ten minutes");
+  out.push_back({refresh, Touches::Instance, "nothing: xlbd keeps next hops current itself", [](Context& ctx) {
+                   auto dp = check(xlb::Dataplane::open(ctx.pinDir));
+                   std::map<std::string, std::string> unresolved;
+                   auto n = check(dp.refreshNexthops(xlb::resolveNexthop, kBareNexthopTtl, &unresolved));
+                   std::printf("%zu next hops written\n", n);
+                   for (const auto& [addr, why] : unresolved)
+                     std::fprintf(stderr, "warning: next hop of %s not resolved (%s): its packets ask bpf_fib_lookup\n",
+                                  addr.c_str(), why.c_str());
                  }});
 
   auto* del = backend->add_subcommand("del", "remove a backend from a VIP");

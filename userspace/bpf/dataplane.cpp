@@ -228,11 +228,11 @@ Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
   // stays marked until clearMovedSlots finds no such flow left).
   auto live = ringEntries(vip);
   if (!live) return xlb::unexpected(live.error());
+  // Changes to and from "none" count too: with every backend drained the
+  // ring is empty, and their flows must still find them through the table.
   for (size_t i = 0; i < ring.size(); ++i) {
     uint32_t was = (*live)[i];
-    if (ring[i] != XLB_BACKEND_NONE &&
-        ((XLB_RING_ID(was) != XLB_BACKEND_NONE && XLB_RING_ID(was) != ring[i]) || (was & XLB_RING_MOVED)))
-      ring[i] |= XLB_RING_MOVED;
+    if (XLB_RING_ID(was) != ring[i] || (was & XLB_RING_MOVED)) ring[i] |= XLB_RING_MOVED;
   }
   uint32_t next = (vip.ringSel & 1) ^ 1;
   if (auto r = writeRingHalf(vip.id, next, ring); !r) return r;
@@ -784,9 +784,29 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
     return BackendInfo{id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen,
                        (b.flags & XLB_BE_DOWN) != 0};
   };
+  uint32_t idx = (v->id * 2 + (v->ringSel & 1)) * meta_.ring_size + e.slot;
+  uint32_t entry = 0;
+  if (bpf_map_lookup_elem(rings_.get(), &idx, &entry) != 0) return fail(errno, "cannot read ring");
+  std::string where = "ring slot " + std::to_string(e.slot) + " of " + std::to_string(meta_.ring_size) +
+                      " (ring half " + std::to_string(v->ringSel) + ")";
   xlb_flow f{};
-  if (bpf_map_lookup_elem(flows_.get(), &key, &f) == 0) {
-    e.flow = f;
+  bool haveFlow = bpf_map_lookup_elem(flows_.get(), &key, &f) == 0;
+  if (haveFlow) e.flow = f;
+  // As the data plane: a TCP packet that is not a SYN, on a slot that has
+  // not moved since its flows began, goes by the ring alone.
+  if (!(entry & XLB_RING_MOVED) && key.proto == IPPROTO_TCP) {
+    e.backend = entry ? lookupBackend(entry) : std::nullopt;
+    if (haveFlow) {
+      auto b = lookupBackend(f.backend_id);
+      e.flowValid = b && !b->down && b->gen == f.gen && b->vipId == v->id;
+    }
+    e.reason = where + ", unmoved since its flows began: the flow table is not consulted" +
+               (e.flowValid ? " (the flow is recorded there too, for later ring changes)" : "");
+    if (!e.backend) e.reason += "; the ring is empty, the packet is dropped (drop_no_backend)";
+    else e.notes = forwardingProblems(e.backend->addr.family);
+    return e;
+  }
+  if (haveFlow) {
     auto b = lookupBackend(f.backend_id);
     if (b && !b->down && b->gen == f.gen && b->vipId == v->id) {
       e.flowValid = true;
@@ -796,14 +816,10 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
       return e;
     }
   }
-  uint32_t idx = (v->id * 2 + (v->ringSel & 1)) * meta_.ring_size + e.slot;
-  uint32_t id = 0;
-  if (bpf_map_lookup_elem(rings_.get(), &idx, &id) != 0) return fail(errno, "cannot read ring");
-  id = XLB_RING_ID(id);
+  uint32_t id = XLB_RING_ID(entry);
   e.backend = id ? lookupBackend(id) : std::nullopt;
   std::string prefix = e.flow ? "stale flow entry (its backend is gone or down); " : "no flow entry; ";
-  e.reason = prefix + "ring slot " + std::to_string(e.slot) + " of " +
-             std::to_string(meta_.ring_size) + " (ring half " + std::to_string(v->ringSel) + ")";
+  e.reason = prefix + where + (entry & XLB_RING_MOVED ? ", moved" : "");
   if (!e.backend) e.reason += ": the ring is empty, the packet is dropped (drop_no_backend)";
   else e.notes = forwardingProblems(e.backend->addr.family);
   return e;

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 
 #include <cstring>
+#include <ctime>
 
 #include "xlb/dataplane.h"
 
@@ -28,7 +29,19 @@ bool same(const xlb_nexthop& a, const xlb_nexthop& b) {
 
 }  // namespace
 
-Result<size_t> Dataplane::refreshNexthops(const Resolver& resolve, std::map<std::string, std::string>* unresolved) {
+namespace {
+
+uint64_t coarseNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // bpf_ktime_get_coarse_ns's clock
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+Result<size_t> Dataplane::refreshNexthops(const Resolver& resolve, std::chrono::seconds ttl,
+                                          std::map<std::string, std::string>* unresolved) {
+  const uint64_t now = coarseNs(), life = static_cast<uint64_t>(ttl.count()) * 1000000000ull;
   auto lk = lock();
   if (!lk) return xlb::unexpected(lk.error());
   auto slots = backendSlots();
@@ -48,10 +61,12 @@ Result<size_t> Dataplane::refreshNexthops(const Resolver& resolve, std::map<std:
       if (!r->resolved() && unresolved) (*unresolved)[key] = r->why;
     }
     xlb_nexthop want = toAbi(it->second);
+    if (want.ifindex) want.expires_ns = now + life;
     xlb_nexthops cur{};
     if (bpf_map_lookup_elem(nexthops_.get(), &id, &cur) != 0) return fail(errno, "cannot read next hops");
     uint8_t live = b.nh_sel & 1;
-    if (same(cur.nh[live], want)) continue;
+    // Unchanged and more than half of its life left: nothing to write.
+    if (same(cur.nh[live], want) && (!want.ifindex || cur.nh[live].expires_ns > now + life / 2)) continue;
     // The idle copy first; the live one is never written while live.
     cur.nh[live ^ 1] = want;
     if (bpf_map_update_elem(nexthops_.get(), &id, &cur, BPF_ANY) != 0) return fail(errno, "cannot write a next hop");

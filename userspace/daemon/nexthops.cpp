@@ -17,6 +17,7 @@ namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kMinGap = std::chrono::milliseconds(10);
 constexpr auto kBackstop = std::chrono::seconds(5);
+constexpr auto kTtl = std::chrono::seconds(30);  // renewed after 15 s: a dead xlbd's entries soon give way
 }  // namespace
 
 NexthopKeeper::NexthopKeeper(asio::io_context& io, Dataplane& dp) : io_(io), dp_(dp), backstop_(io), soon_(io) {}
@@ -27,6 +28,9 @@ Result<void> NexthopKeeper::start() {
   events_.emplace(std::move(*w));
   eventFd_.emplace(io_, ::dup(events_->fd()));
   refresh();
+  // The first sync wrote every ring from nothing (every slot marked moved):
+  // unmark what no recorded flow needs now, not 5 s from now.
+  if (auto c = dp_.clearMovedSlots()) movedCleared_ += *c;
   asio::co_spawn(io_, watchEvents(), asio::detached);
   asio::co_spawn(io_, watchTimer(), asio::detached);
   return {};
@@ -59,7 +63,7 @@ void NexthopKeeper::poke() {
 void NexthopKeeper::refresh() {
   last_ = std::chrono::steady_clock::now();
   std::map<std::string, std::string> unresolved;
-  auto n = dp_.refreshNexthops(resolveNexthop, &unresolved);
+  auto n = dp_.refreshNexthops(resolveNexthop, kTtl, &unresolved);
   if (!n) {
     log::error("cannot refresh next hops: " + n.error().describe());
     return;
