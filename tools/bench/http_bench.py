@@ -44,7 +44,9 @@ SCENARIOS = [
     ("TLS handshake per request", "tls", ["-H", "Connection: close"]),
 ]
 
-NGINX = """worker_processes 1;
+# One process (no master): the lab stops what it started by pid, and a
+# killed master's workers would outlive it.
+NGINX = """master_process off;
 daemon off;
 pid {run}/nginx-{b}.pid;
 error_log {run}/nginx-{b}.err;
