@@ -537,8 +537,11 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
     res.ringFlipped = true;
   }
   if (!plan.dropFlowsOf.empty()) {
+    // By id and the generation it had before this call: a removed backend's
+    // slot may already hold a new backend, whose fresh flows stay.
     auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key&, const xlb_flow& f) {
-      return std::find(plan.dropFlowsOf.begin(), plan.dropFlowsOf.end(), f.backend_id) != plan.dropFlowsOf.end();
+      return f.backend_id < slots->size() && f.gen == (*slots)[f.backend_id].gen &&
+             std::find(plan.dropFlowsOf.begin(), plan.dropFlowsOf.end(), f.backend_id) != plan.dropFlowsOf.end();
     });
     if (!n) return xlb::unexpected(n.error());
     res.flowsRemoved = *n;
