@@ -52,6 +52,32 @@ def run(cmd, check=True, capture=True, timeout=60, input=None):
     return r
 
 
+def remove_empty_bpffs_dirs(iproute2):
+    """libxdp's lock directory /sys/fs/bpf/xdp, and with iproute2 also the
+    directories `ip link set ... obj` made: removed only while nothing is
+    in them (another user's pins stay, and both tools make them again)."""
+    base = "/sys/fs/bpf"
+    tc, globs = base + "/tc", base + "/tc/globals"
+
+    def empty(d):
+        return not os.path.isdir(d) or not any(os.scandir(d))
+    if (iproute2 and os.path.isdir(tc) and {e.name for e in os.scandir(tc)} <= {"globals"} and empty(globs)):
+        for link in ("ip", "xdp"):
+            path = os.path.join(base, link)
+            if os.path.islink(path) and os.path.realpath(path) == os.path.realpath(base + "/tc"):
+                os.unlink(path)
+        for d in ("tc/globals", "tc"):
+            try:
+                os.rmdir(os.path.join(base, d))
+            except OSError:
+                pass
+    if os.path.isdir(base + "/xdp") and not os.path.islink(base + "/xdp"):
+        try:
+            os.rmdir(base + "/xdp")
+        except OSError:
+            pass
+
+
 class Lab:
     def __init__(self, build_dir, backends=3, tag=None):
         self.build = os.path.abspath(build_dir)
@@ -109,6 +135,10 @@ class Lab:
             run(["ip", "-n", ns, "addr", "add", self.addr4(host) + "/24", "dev", "eth0"])
             run(["ip", "-n", ns, "-6", "addr", "add", self.addr6(host) + "/64", "dev", "eth0", "nodad"])
         # XDP_TX on the load balancer's veth needs an XDP program on its peer.
+        # iproute2 makes its bpffs directories (tc, tc/globals, and ip and xdp
+        # linking to tc) for that: down() removes them again when they were
+        # not there before and are still empty.
+        self.iproute2_bpffs_was_there = os.path.lexists("/sys/fs/bpf/tc")
         run(["ip", "-n", sw, "link", "set", "dev", "l0", "xdpdrv", "obj",
              os.path.join(self.build, "bpf", "xlb_pass.bpf.o"), "sec", "xdp"])
         # The client's packets are rewritten by XDP: their checksums must be final.
@@ -140,11 +170,7 @@ class Lab:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         # Pins live on the host's bpffs; the namespaces took their programs.
         subprocess.run(["rm", "-rf", self.pin, self.run_dir], capture_output=True)
-        # libxdp's lock directory: removed only when no one else left anything in it.
-        try:
-            os.rmdir("/sys/fs/bpf/xdp")
-        except OSError:
-            pass
+        remove_empty_bpffs_dirs(iproute2=not getattr(self, "iproute2_bpffs_was_there", True))
 
     # ---- servers and xlb -------------------------------------------------
     def start_backends(self, names=None, tls=None):
@@ -527,6 +553,7 @@ def down(args):
         if name.startswith(args.tag + "-"):
             run(["ip", "netns", "del", name], check=False)
     subprocess.run(["rm", "-rf", "/sys/fs/bpf/" + args.tag, "/run/" + args.tag])
+    remove_empty_bpffs_dirs(iproute2=True)  # what its `ip link set ... obj` made, if still empty
     print("lab %s removed (%d processes stopped)" % (args.tag, stopped))
     return 0
 
