@@ -29,26 +29,6 @@ bool tchar(unsigned char c) { return kTchar[c]; }
 
 bool token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return tchar(c); }); }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Splits a comma-separated header list into trimmed, non-empty elements.
-std::vector<std::string_view> listOf(std::string_view v) {
-  std::vector<std::string_view> out;
-  size_t at = 0;
-  while (at <= v.size()) {
-    size_t comma = v.find(',', at);
-    auto part = trim(v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
-    if (!part.empty()) out.push_back(part);
-    if (comma == std::string_view::npos) break;
-    at = comma + 1;
-  }
-  return out;
-}
-
 // host = reg-name / IPv4address / "[" IPv6 "]", then an optional ":port".
 bool validHost(std::string_view h) {
   if (h.empty()) return false;
@@ -80,6 +60,25 @@ bool validHost(std::string_view h) {
 }
 
 }  // namespace
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> listOf(std::string_view v, char sep) {
+  std::vector<std::string_view> out;
+  size_t at = 0;
+  while (at <= v.size()) {
+    size_t end = v.find(sep, at);
+    auto part = trim(v.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at));
+    if (!part.empty()) out.push_back(part);
+    if (end == std::string_view::npos) break;
+    at = end + 1;
+  }
+  return out;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -37,6 +37,13 @@ struct Header {
 };
 
 // A request or a response head.
+// Optional whitespace (spaces, tabs) off both ends.
+std::string_view trim(std::string_view s);
+// A header list split at `sep` (',' for lists, ';' for Cookie) into
+// trimmed, non-empty elements (RFC 9110 5.6.1: empty elements are allowed
+// and mean nothing).
+std::vector<std::string_view> listOf(std::string_view v, char sep = ',');
+
 struct Message {
   std::string method, target;  // requests
   int status = 0;              // responses

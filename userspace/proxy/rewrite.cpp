@@ -11,11 +11,8 @@ namespace xlb::proxy {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using http::listOf;
+using http::trim;
 
 bool framingHeader(std::string_view n) {
   return http::iequals(n, "Host") || http::iequals(n, "Content-Length") || http::iequals(n, "Transfer-Encoding");
@@ -26,17 +23,9 @@ bool framingHeader(std::string_view n) {
 void stripHopByHop(http::Message& m, bool keepWebsocket) {
   std::vector<std::string> named;
   for (const auto& h : m.headers)
-    if (http::iequals(h.name, "Connection")) {
-      std::string_view v = h.value;
-      size_t at = 0;
-      while (at <= v.size()) {
-        size_t comma = v.find(',', at);
-        auto t = trim(v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
-        if (!t.empty() && !framingHeader(t) && !http::iequals(t, "upgrade")) named.emplace_back(t);
-        if (comma == std::string_view::npos) break;
-        at = comma + 1;
-      }
-    }
+    if (http::iequals(h.name, "Connection"))
+      for (auto t : listOf(h.value))
+        if (!framingHeader(t) && !http::iequals(t, "upgrade")) named.emplace_back(t);
   m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
                                  [&](const http::Header& h) {
                                    const auto& n = h.name;
@@ -66,18 +55,11 @@ void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bo
     std::string chain;
     bool valid = true;
     for (const auto& h : m.headers)
-      if (http::iequals(h.name, "X-Forwarded-For")) {
-        std::string_view v = h.value;
-        size_t at = 0;
-        while (at <= v.size()) {
-          size_t comma = v.find(',', at);
-          auto t = trim(v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+      if (http::iequals(h.name, "X-Forwarded-For"))
+        for (auto t : listOf(h.value)) {
           if (!IpAddr::parse(t)) valid = false;
           else chain += (chain.empty() ? "" : ", ") + std::string(t);
-          if (comma == std::string_view::npos) break;
-          at = comma + 1;
         }
-      }
     if (valid && !chain.empty()) xff = chain + ", " + xff;
   }
   m.set("X-Forwarded-For", xff);
@@ -92,19 +74,13 @@ void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bo
 std::optional<std::string> cookieValue(const http::Message& m, std::string_view name) {
   for (const auto& h : m.headers) {
     if (!http::iequals(h.name, "Cookie")) continue;
-    std::string_view v = h.value;
-    size_t at = 0;
-    while (at < v.size()) {
-      size_t semi = v.find(';', at);
-      auto pair = trim(v.substr(at, semi == std::string_view::npos ? std::string_view::npos : semi - at));
+    for (auto pair : listOf(h.value, ';')) {
       size_t eq = pair.find('=');
       if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
         auto val = trim(pair.substr(eq + 1));
         if (val.size() >= 2 && val.front() == '"' && val.back() == '"') val = val.substr(1, val.size() - 2);
         return std::string(val);
       }
-      if (semi == std::string_view::npos) break;
-      at = semi + 1;
     }
   }
   return std::nullopt;
@@ -114,16 +90,10 @@ void removeCookie(http::Message& m, std::string_view name) {
   for (auto& h : m.headers) {
     if (!http::iequals(h.name, "Cookie")) continue;
     std::string kept;
-    std::string_view v = h.value;
-    size_t at = 0;
-    while (at < v.size()) {
-      size_t semi = v.find(';', at);
-      auto pair = trim(v.substr(at, semi == std::string_view::npos ? std::string_view::npos : semi - at));
+    for (auto pair : listOf(h.value, ';')) {
       size_t eq = pair.find('=');
       bool ours = eq != std::string_view::npos && trim(pair.substr(0, eq)) == name;
-      if (!pair.empty() && !ours) kept += (kept.empty() ? "" : "; ") + std::string(pair);
-      if (semi == std::string_view::npos) break;
-      at = semi + 1;
+      if (!ours) kept += (kept.empty() ? "" : "; ") + std::string(pair);
     }
     h.value = kept;
   }
