@@ -34,23 +34,25 @@ Result<MnlSocket> openRtnl() {
   return s;
 }
 
+// mnl_attr_parse callback: fills a table of the attributes, by type, up
+// to Max.
+template <int Max>
+int attrTable(const nlattr* attr, void* data) {
+  auto* tb = static_cast<const nlattr**>(data);
+  if (mnl_attr_type_valid(attr, Max) > 0) tb[mnl_attr_get_type(attr)] = attr;
+  return MNL_CB_OK;
+}
+
 struct Route {
   int oif = 0;
   uint8_t type = 0;  // RTN_*
   IpAddr nexthop;
 };
 
-int routeAttr(const nlattr* attr, void* data) {
-  auto* tb = static_cast<const nlattr**>(data);
-  int type = mnl_attr_get_type(attr);
-  if (mnl_attr_type_valid(attr, RTA_MAX) > 0) tb[type] = attr;
-  return MNL_CB_OK;
-}
-
 int routeCb(const nlmsghdr* nlh, void* data) {
   auto* r = static_cast<Route*>(data);
   const nlattr* tb[RTA_MAX + 1] = {};
-  mnl_attr_parse(nlh, sizeof(rtmsg), routeAttr, tb);
+  mnl_attr_parse(nlh, sizeof(rtmsg), attrTable<RTA_MAX>, tb);
   r->type = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh))->rtm_type;
   if (tb[RTA_OIF]) r->oif = static_cast<int>(mnl_attr_get_u32(tb[RTA_OIF]));
   if (tb[RTA_GATEWAY]) {
@@ -88,19 +90,12 @@ struct NeighState {
   bool haveLladdr = false;
 };
 
-int neighAttr(const nlattr* attr, void* data) {
-  auto* tb = static_cast<const nlattr**>(data);
-  int type = mnl_attr_get_type(attr);
-  if (mnl_attr_type_valid(attr, NDA_MAX) > 0) tb[type] = attr;
-  return MNL_CB_OK;
-}
-
 int neighCb(const nlmsghdr* nlh, void* data) {
   if (nlh->nlmsg_type != RTM_NEWNEIGH) return MNL_CB_OK;
   auto* st = static_cast<NeighState*>(data);
   const auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh));
   const nlattr* tb[NDA_MAX + 1] = {};
-  mnl_attr_parse(nlh, sizeof(ndmsg), neighAttr, tb);
+  mnl_attr_parse(nlh, sizeof(ndmsg), attrTable<NDA_MAX>, tb);
   st->found = true;
   st->state = ndm->ndm_state;
   st->flags = ndm->ndm_flags;
@@ -225,18 +220,12 @@ struct Link {
   bool haveMac = false;
 };
 
-int linkAttr(const nlattr* attr, void* data) {
-  auto* tb = static_cast<const nlattr**>(data);
-  if (mnl_attr_type_valid(attr, IFLA_MAX) > 0) tb[mnl_attr_get_type(attr)] = attr;
-  return MNL_CB_OK;
-}
-
 int linkCb(const nlmsghdr* nlh, void* data) {
   if (nlh->nlmsg_type != RTM_NEWLINK) return MNL_CB_OK;
   auto* l = static_cast<Link*>(data);
   const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
   const nlattr* tb[IFLA_MAX + 1] = {};
-  mnl_attr_parse(nlh, sizeof(*ifi), linkAttr, tb);
+  mnl_attr_parse(nlh, sizeof(*ifi), attrTable<IFLA_MAX>, tb);
   l->found = true;
   l->type = ifi->ifi_type;
   if (tb[IFLA_MTU]) l->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
