@@ -25,6 +25,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_verdict *v
 	struct xlb_egress eg = {};
 	struct xlb_vip *vip;
 	__u32 out_len, bytes;
+	__u64 now;
 	int rc, icmp = 0;
 
 	rc = xlb_parse_l2(&p);
@@ -49,7 +50,8 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_verdict *v
 	if (vip->flags & XLB_VIP_F_L7)
 		return XLB_R_PASS_L7;
 
-	rc = xlb_choose(&p, vip, &c, !icmp);
+	now = bpf_ktime_get_coarse_ns(); /* one clock read per VIP packet: flow sampling, next-hop lifetime */
+	rc = xlb_choose(&p, vip, &c, !icmp, now);
 	if (XLB_IS_ERR(rc))
 		return XLB_REASON(rc);
 	if (vip->forward == XLB_FWD_IPIP) {
@@ -62,7 +64,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_verdict *v
 			return XLB_R_DROP_BAD_FAMILY;
 		out_len = p.l3_len;
 	}
-	rc = xlb_fib(ctx, c.be, c.backend_id, out_len, &eg);
+	rc = xlb_fib(ctx, c.be, c.backend_id, out_len, now, &eg);
 	if (XLB_IS_ERR(rc)) {
 		/* What the kernel is left to decide about goes to its stack; but
 		 * where an HTTP VIP made the address local, that stack would

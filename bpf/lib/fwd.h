@@ -37,7 +37,7 @@ static __always_inline void xlb_event(__u32 ev)
  * bpf_fib_lookup. Nothing is written to the packet here, so a failure
  * leaves it as it arrived. */
 static __always_inline int xlb_fib(struct xdp_md *ctx, const struct xlb_backend *be, __u32 be_id,
-				   __u32 out_len, struct xlb_egress *eg)
+				   __u32 out_len, __u64 now, struct xlb_egress *eg)
 {
 	struct bpf_fib_lookup fib = {};
 	struct xlb_nexthops *nhs;
@@ -47,7 +47,7 @@ static __always_inline int xlb_fib(struct xdp_md *ctx, const struct xlb_backend 
 	if (nhs) {
 		const struct xlb_nexthop *nh = &nhs->nh[be->nh_sel & 1];
 
-		if (nh->ifindex && bpf_ktime_get_coarse_ns() < nh->expires_ns) {
+		if (nh->ifindex && now < nh->expires_ns) {
 			if (out_len > nh->mtu)
 				return XLB_ERR(XLB_R_DROP_TOO_BIG);
 			if (nh->ifindex != ctx->ingress_ifindex &&

@@ -44,11 +44,6 @@ static __always_inline __u32 xlb_choice_hash(struct xlb_choice *c, const struct 
 	return c->hash;
 }
 
-static __always_inline __u32 xlb_now_s(void)
-{
-	return (__u32)(bpf_ktime_get_coarse_ns() / 1000000000ull);
-}
-
 /* Is this recorded flow's backend still the one it was given, configured
  * and not down (draining included)? */
 static __always_inline struct xlb_backend *xlb_flow_backend(const struct xlb_flow *flow, const struct xlb_vip *vip)
@@ -66,7 +61,7 @@ static __always_inline struct xlb_backend *xlb_flow_backend(const struct xlb_flo
  * is set. A flow already there (a retransmitted SYN, another CPU first)
  * keeps its backend and counts as a hit; a stale one is replaced. */
 static __always_inline int xlb_assign(const struct xlb_flow_key *key, const struct xlb_vip *vip, __u32 id,
-				      struct xlb_choice *c, int record)
+				      struct xlb_choice *c, int record, __u64 now)
 {
 	struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &id);
 	struct xlb_flow *flow;
@@ -80,7 +75,7 @@ static __always_inline int xlb_assign(const struct xlb_flow_key *key, const stru
 		struct xlb_flow nf = {
 			.backend_id = id,
 			.gen = be->gen,
-			.created = xlb_now_s(),
+			.created = (__u32)(now / 1000000000ull),
 		};
 
 		if (bpf_map_update_elem(&xlb_flows, key, &nf, BPF_NOEXIST) != -EEXIST)
@@ -109,7 +104,7 @@ static __always_inline int xlb_assign(const struct xlb_flow_key *key, const stru
  * down (draining included), else the ring's pick, recorded.
  * Returns 0 or -XLB_R_DROP_NO_BACKEND. */
 static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_vip *vip,
-				      struct xlb_choice *c, int record)
+				      struct xlb_choice *c, int record, __u64 now)
 {
 	const struct xlb_flow_key *key = &p->key;
 	struct xlb_flow *flow;
@@ -125,14 +120,17 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 	if (entry == XLB_BACKEND_NONE)
 		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
 
-	/* One packet in XLB_SAMPLE takes the long way even here: the lookup
-	 * keeps a long-lived flow's entry recent in the LRU, and records a flow
-	 * whose SYN xlb never saw (or whose entry a flush removed), so a later
-	 * ring change cannot move it. */
+	/* A flow's packets take the long way even here during one time window
+	 * in XLB_SAMPLE (windows of 2^22 ns, about 4 ms, picked by the flow
+	 * hash: at least once every 67 ms for a flow that keeps sending). The
+	 * lookup keeps a long-lived flow's entry recent in the LRU and records
+	 * a flow whose SYN xlb never saw (or whose entry a flush removed), so
+	 * a later ring change cannot move it. (The clock is read anyway, for
+	 * the next hop's lifetime: no helper call of its own.) */
 	if (!(entry & XLB_RING_MOVED) && key->proto == IPPROTO_TCP &&
-	    (p->syn || (bpf_get_prandom_u32() & (XLB_SAMPLE - 1)))) {
+	    (p->syn || (((__u32)(now >> 22) ^ c->hash) & (XLB_SAMPLE - 1)))) {
 		if (p->syn)
-			return xlb_assign(key, vip, entry, c, record);
+			return xlb_assign(key, vip, entry, c, record, now);
 		idx = entry;
 		be = bpf_map_lookup_elem(&xlb_backends, &idx);
 		if (!be || !(be->flags & XLB_BE_IN_USE))
@@ -154,7 +152,7 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 		}
 		/* Stale (its backend gone or down): replaced by xlb_assign. */
 	}
-	return xlb_assign(key, vip, XLB_RING_ID(entry), c, record);
+	return xlb_assign(key, vip, XLB_RING_ID(entry), c, record, now);
 }
 
 static __always_inline void xlb_count_lb(void *map, __u32 id, __u32 bytes, __u8 new_flow)
