@@ -52,30 +52,34 @@ def run(cmd, check=True, capture=True, timeout=60, input=None):
     return r
 
 
+BPFFS_TOOL_DIRS = ("tc", "xdp", "ip")  # iproute2's object loader (and libxdp's lock directory, xdp)
+
+
 def remove_empty_bpffs_dirs(iproute2):
-    """libxdp's lock directory /sys/fs/bpf/xdp, and with iproute2 also the
-    directories `ip link set ... obj` made: removed only while nothing is
-    in them (another user's pins stay, and both tools make them again)."""
+    """What `ip link set ... obj` makes on bpffs (tc, xdp, ip: directories
+    with an empty `globals`, or links to one of them) and libxdp's lock
+    directory (xdp), removed only while nothing is in them (another user's
+    pins stay, and both tools make them again when they need them).
+    Without iproute2, only libxdp's empty lock directory."""
     base = "/sys/fs/bpf"
-    tc, globs = base + "/tc", base + "/tc/globals"
 
     def empty(d):
-        return not os.path.isdir(d) or not any(os.scandir(d))
-    if (iproute2 and os.path.isdir(tc) and {e.name for e in os.scandir(tc)} <= {"globals"} and empty(globs)):
-        for link in ("ip", "xdp"):
-            path = os.path.join(base, link)
-            if os.path.islink(path) and os.path.realpath(path) == os.path.realpath(base + "/tc"):
-                os.unlink(path)
-        for d in ("tc/globals", "tc"):
-            try:
-                os.rmdir(os.path.join(base, d))
-            except OSError:
-                pass
-    if os.path.isdir(base + "/xdp") and not os.path.islink(base + "/xdp"):
-        try:
-            os.rmdir(base + "/xdp")
-        except OSError:
-            pass
+        return os.path.isdir(d) and not any(os.scandir(d))
+    for name in BPFFS_TOOL_DIRS if iproute2 else ("xdp",):
+        d = os.path.join(base, name)
+        if os.path.islink(d) or not os.path.isdir(d):
+            continue
+        if {e.name for e in os.scandir(d)} <= {"globals"} and (empty(d + "/globals") or empty(d)):
+            for sub in (d + "/globals", d):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+    if iproute2:
+        for name in BPFFS_TOOL_DIRS:  # links left pointing nowhere
+            d = os.path.join(base, name)
+            if os.path.islink(d) and not os.path.exists(d):
+                os.unlink(d)
 
 
 class Lab:
@@ -135,10 +139,10 @@ class Lab:
             run(["ip", "-n", ns, "addr", "add", self.addr4(host) + "/24", "dev", "eth0"])
             run(["ip", "-n", ns, "-6", "addr", "add", self.addr6(host) + "/64", "dev", "eth0", "nodad"])
         # XDP_TX on the load balancer's veth needs an XDP program on its peer.
-        # iproute2 makes its bpffs directories (tc, tc/globals, and ip and xdp
-        # linking to tc) for that: down() removes them again when they were
-        # not there before and are still empty.
-        self.iproute2_bpffs_was_there = os.path.lexists("/sys/fs/bpf/tc")
+        # iproute2 makes its bpffs directories for that (xdp/globals, or tc
+        # with links): down() removes them again when they were not there
+        # before and are still empty.
+        self.iproute2_bpffs_was_there = any(os.path.lexists("/sys/fs/bpf/" + d) for d in BPFFS_TOOL_DIRS)
         run(["ip", "-n", sw, "link", "set", "dev", "l0", "xdpdrv", "obj",
              os.path.join(self.build, "bpf", "xlb_pass.bpf.o"), "sec", "xdp"])
         # The client's packets are rewritten by XDP: their checksums must be final.
