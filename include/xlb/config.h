@@ -105,6 +105,7 @@ struct BackendTls {
 
 struct HttpVip {
   std::vector<TlsCertFiles> certs;  // empty: plain HTTP; several: chosen by SNI
+  bool tlsResumption = true;        // session tickets (and the session cache); false: a full handshake every time
   BackendTls backendTls;
   Balance balance = Balance::RoundRobin;
   std::string balanceKey;           // balance header:NAME / cookie:NAME

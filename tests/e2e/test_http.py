@@ -80,6 +80,33 @@ s.sendall(frame("two")); second = read()
 print(json.dumps({"second": second}))
 """
 
+# Closes each connection as soon as its response is complete, like wrk; TLS
+# connections are read to the end first and must end with close_notify
+# (an EOF without it raises). Prints the TLS connections' endings.
+CLOSING_CLIENT = r"""
+import json, socket, ssl, sys
+host, port, n, tls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "tls"
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ends = []
+for i in range(n):
+    s = socket.create_connection((host, port), timeout=5)
+    if tls:
+        s = ctx.wrap_socket(s, server_hostname="a.lab.test", suppress_ragged_eofs=False)
+    s.sendall(b"GET /api/v2/ping/ HTTP/1.1\r\nHost: a.lab.test\r\nConnection: close\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+            data.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0]):
+        data += s.recv(65536)
+    assert data.startswith(b"HTTP/1.1 200"), data
+    if tls:
+        try:
+            ends.append("close_notify" if s.recv(65536) == b"" else "more data")
+        except ssl.SSLError as e:
+            ends.append(str(e))
+    s.close()
+print(json.dumps(ends))
+"""
+
 
 class HttpCase(unittest.TestCase):
     def setUp(self):
@@ -276,6 +303,44 @@ class HttpCase(unittest.TestCase):
                    "-H", "Host: awx.lab.test", "http://%s:8081/api/v2/ping/?x=1" % VIP).stdout
         self.assertIn("HTTP/1.1 308", r)
         self.assertIn("Location: https://awx.lab.test/api/v2/ping/?x=1", r)
+
+    def test_connections_end_cleanly_and_tls_sessions_resume(self):
+        lab = self.lab
+        d = tempfile.mkdtemp(prefix="xlbtls", dir=lab.run_dir)
+        cert, key = os.path.join(d, "a.pem"), os.path.join(d, "a.key")
+        xlblab.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "1", "-subj", "/CN=a.lab.test", "-keyout", key, "-out", cert])
+        http = lab.http_vip(8080) + lab.http_vip(8443, keys="    tls: {cert_file: %s, key_file: %s}" % (cert, key))
+        http += lab.http_vip(8444, keys="    tls: {cert_file: %s, key_file: %s, resumption: false}" % (cert, key))
+        self.start(http, l4=False)
+        # The proxy ends a connection-close exchange: its FIN goes right
+        # behind the response, so it holds the TIME_WAIT, not the client
+        # (whose ports would run out at a high connection rate).
+        self.client(CLOSING_CLIENT, VIP, 8080, 200, "plain")
+        tw = lambda host, f: len(lab.sh(host, "ss", "-tanH", "state", "time-wait", f).stdout.splitlines())
+        client_tw, lb_tw = tw("client", "dst %s:8080" % VIP), tw("lb", "src %s:8080" % VIP)
+        self.assertLessEqual(client_tw, 2, "the client closed first on %d of 200 connections" % client_tw)
+        self.assertGreaterEqual(lb_tw, 180)
+        # A TLS connection ends with close_notify before the FIN.
+        self.assertEqual(self.client(CLOSING_CLIENT, VIP, 8443, 5, "tls"), ["close_notify"] * 5)
+
+        def s_client(port, *args):
+            return lab.sh("client", "sh", "-c", "printf 'GET /api/v2/ping/ HTTP/1.1\\r\\nHost: a\\r\\n"
+                          "Connection: close\\r\\n\\r\\n' | openssl s_client -tls1_3 -ign_eof -connect %s:%d %s 2>&1"
+                          % (VIP, port, " ".join(args)), check=False).stdout
+        # TLS 1.3 clients use a ticket once: a resumed connection is given a
+        # fresh one, so the client's next connection resumes too.
+        sess = os.path.join(d, "session.pem")
+        first = s_client(8443, "-sess_out", sess)
+        self.assertIn("New, TLSv1.3", first)
+        second = s_client(8443, "-sess_in", sess, "-sess_out", sess + ".2")
+        self.assertIn("Reused, TLSv1.3", second)
+        self.assertIn("Post-Handshake New Session Ticket arrived", second)
+        self.assertIn("Reused, TLSv1.3", s_client(8443, "-sess_in", sess + ".2"))
+        # resumption: false: no ticket, a full handshake every time.
+        none = s_client(8444, "-sess_out", sess + ".3")
+        self.assertNotIn("Post-Handshake New Session Ticket arrived", none)
+        self.assertIn("New, TLSv1.3", s_client(8444, "-sess_in", sess))
 
     def test_tls_to_backends_verified_by_name(self):
         lab = self.lab

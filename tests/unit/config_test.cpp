@@ -352,6 +352,36 @@ TEST(Config, OlamHttpExampleIsValid) {
   EXPECT_EQ(v.backends[2].weight, 2u);
   EXPECT_EQ(v.backends[0].port, 80);
   EXPECT_EQ(c->vips[1].http.redirect, 301);
+  EXPECT_TRUE(v.http.tlsResumption);  // on unless said otherwise
+}
+
+// tls: {resumption: false} in either form of the tls mapping; not inside
+// one certificate of several (it is the VIP's, not a certificate's).
+TEST(Config, TlsResumptionIsTheVipsSetting) {
+  const char* head = "interfaces: [{name: eth0}]\nvips:\n";
+  for (const char* tls : {"{cert_file: /etc/hostname, key_file: /etc/hostname, resumption: false}",
+                          "{certificates: [{cert_file: /etc/hostname, key_file: /etc/hostname}], resumption: false}"}) {
+    auto c = parseConfig(std::string(head) + "  - {address: 198.18.0.1:443, mode: http, tls: " + tls + ", backends: []}\n",
+                         "t.yaml");
+    ASSERT_TRUE(c) << tls << ": " << c.error().message;
+    EXPECT_FALSE(c->vips[0].http.tlsResumption) << tls;
+    EXPECT_EQ(c->vips[0].http.certs.size(), 1u) << tls;
+  }
+  auto bad = parseConfig(std::string(head) + "  - address: 198.18.0.1:443\n    mode: http\n    tls:\n"
+                                             "      certificates:\n"
+                                             "        - {cert_file: /etc/hostname, key_file: /etc/hostname, resumption: false}\n"
+                                             "    backends: []\n",
+                         "t.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("t.yaml:7: resumption: unknown key in tls certificate"), std::string::npos)
+      << bad.error().message;
+  bad = parseConfig(std::string(head) +
+                        "  - {address: 198.18.0.1:443, mode: http, tls: {cert_file: /etc/hostname, key_file: /etc/hostname, "
+                        "resumption: sometimes}, backends: []}\n",
+                    "t.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("t.yaml:3: resumption: must be true or false"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {

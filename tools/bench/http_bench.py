@@ -12,14 +12,22 @@ X-Forwarded-For, keep-alive to the backends, HTTP checks every 2 s, no
 access log, TLS 1.2/1.3 with one ECDSA P-256 certificate. wrk runs in the
 client's namespace on CPU 0 (with nginx). Scenarios, in every round, the
 proxies' order alternating:
-  plain keep-alive          wrk -c 50
-  plain connection-close    a new connection per request
-  TLS keep-alive            TLS 1.3, 50 connections
-  TLS handshake per request a full handshake per request (wrk resumes no session)
-Reported per scenario: the median over rounds of requests/s, p50 and p99
-latency (wrk --latency) and the proxy's CPU seconds per 10k requests
-(/proc/PID/stat, over the run); and xlbd/HAProxy ratios. Every response is
-checked: wrk's non-2xx and socket errors must be zero."""
+  plain keep-alive           wrk -c 50
+  plain connection-close     a new connection per request
+  TLS 1.3 keep-alive         50 connections
+  TLS resumed per request    a new connection per request, resuming the
+                             previous one's session with its ticket (wrk
+                             keeps its session across reconnects)
+  TLS full handshake per req a new connection per request, on a port where
+                             neither proxy resumes sessions (xlbd
+                             resumption: false; HAProxy no-tls-tickets,
+                             tune.ssl.cachesize 0)
+Before the rounds, openssl s_client checks that the resumed ports resume
+and the full-handshake ports do not. Reported per scenario: the median over
+rounds of requests/s, p50 and p99 latency (wrk --latency) and the proxy's
+CPU seconds per 10k requests (/proc/PID/stat, over the run); and
+xlbd/HAProxy ratios. Every response is checked: wrk's non-2xx responses and
+socket errors are printed, and any of xlbd's fails the run."""
 import argparse
 import json
 import os
@@ -36,12 +44,13 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "lab"))
 import xlblab  # noqa: E402
 
 VIP = xlblab.VIP4
-PORTS = {"xlbd": {"plain": 8080, "tls": 8443}, "haproxy": {"plain": 9080, "tls": 9443}}
+PORTS = {"xlbd": {"plain": 8080, "tls": 8443, "full": 8444}, "haproxy": {"plain": 9080, "tls": 9443, "full": 9444}}
 SCENARIOS = [
     ("plain keep-alive", "plain", []),
     ("plain connection-close", "plain", ["-H", "Connection: close"]),
     ("TLS 1.3 keep-alive", "tls", []),
-    ("TLS handshake per request", "tls", ["-H", "Connection: close"]),
+    ("TLS resumed per request", "tls", ["-H", "Connection: close"]),
+    ("TLS full handshake per req", "full", ["-H", "Connection: close"]),
 ]
 
 # One process (no master): the lab stops what it started by pid, and a
@@ -68,6 +77,7 @@ http {{
 
 HAPROXY = """global
   nbthread 1
+  tune.ssl.cachesize 0
   maxconn 8000
   ssl-default-bind-options ssl-min-ver TLSv1.2
 defaults
@@ -86,6 +96,9 @@ frontend plain
 frontend tls
   bind {vip}:9443 ssl crt {pem} alpn http/1.1
   default_backend nodes
+frontend full
+  bind {vip}:9444 ssl crt {pem} alpn http/1.1 no-tls-tickets
+  default_backend nodes
 backend nodes
   balance roundrobin
   option httpchk GET /api/v2/ping/
@@ -98,6 +111,42 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def check_resumption(lab):
+    """The TLS scenarios measure what they say: on the "tls" ports a client
+    resumes its session with the ticket of its previous connection (as wrk
+    does), on the "full" ports it cannot."""
+    for proxy, ports in PORTS.items():
+        for kind in ("tls", "full"):
+            sess = os.path.join(lab.run_dir, "session-%d.pem" % ports[kind])
+            seen = []
+            for i in range(3):
+                r = subprocess.run(lab.nsenter("client") + [
+                    "timeout", "10", "openssl", "s_client", "-connect", "%s:%d" % (VIP, ports[kind]), "-ign_eof",
+                    "-sess_out", sess] + (["-sess_in", sess] if i else []),
+                    input=b"GET /api/v2/ping/ HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n",
+                    capture_output=True)
+                seen.append("Reused," in r.stdout.decode(errors="replace"))
+            want = [False, True, True] if kind == "tls" else [False, False, False]
+            if seen != want:
+                raise RuntimeError("%s port %d: sessions resumed %s, expected %s" % (proxy, ports[kind], seen, want))
+
+
+def socket_states(lab, host):
+    """TCP sockets in a namespace counted by state and by the well-known port
+    (the lower of the two) they use: what a run leaves behind."""
+    out = xlblab.run(lab.nsenter(host) + ["ss", "-tanH"]).stdout
+    counts = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) < 5:
+            continue
+        ports = [int(x.rsplit(":", 1)[1]) for x in f[3:5] if x.rsplit(":", 1)[1].isdigit()]
+        port = min(ports) if ports else 0
+        key = "%s:%d" % (f[0], port)
+        counts[key] = counts.get(key, 0) + 1
+    return " ".join("%s=%d" % kv for kv in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
 
 
 def wrk(lab, url, extra, seconds):
@@ -127,12 +176,21 @@ def main():
                     help="record xlbd with perf (linux-perf) during its first run of one scenario, into FILE")
     ap.add_argument("--perf-scenario", type=int, default=0, metavar="N",
                     help="the scenario --perf records, 0-%d in the order above (default 0)" % (len(SCENARIOS) - 1))
+    ap.add_argument("--only", metavar="N,N", help="run only these scenarios (0-%d in the order above)" % (len(SCENARIOS) - 1))
+    ap.add_argument("--watch-sockets", action="store_true",
+                    help="after every run, print the load balancer namespace's socket summary (ss -s)")
     ap.add_argument("--syscalls", action="store_true",
                     help="count each proxy's system calls (perf stat) during round 0 and report them per request")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (namespaces)", file=sys.stderr)
         return 2
+    scenarios = SCENARIOS
+    if a.only:
+        try:
+            scenarios = [SCENARIOS[int(i)] for i in a.only.split(",")]
+        except (ValueError, IndexError):
+            ap.error("--only takes scenario numbers 0-%d separated by commas, e.g. --only 1,3" % (len(SCENARIOS) - 1))
     for tool in ("haproxy", "nginx", "wrk", "taskset"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
             print("%s is missing: sudo tools/setup.sh --bench installs what the benchmark needs" % tool, file=sys.stderr)
@@ -163,7 +221,8 @@ def main():
             f.write(open(cert).read() + open(key).read())
         check = "{type: http, path: /api/v2/ping/, expect_status: 200, interval: 2s, timeout: 1s, rise: 1, fall: 3}"
         extra = lab.http_vip(8080, check=check) + lab.http_vip(
-            8443, check=check, keys="    tls: {cert_file: %s, key_file: %s}" % (cert, key))
+            8443, check=check, keys="    tls: {cert_file: %s, key_file: %s}" % (cert, key)) + lab.http_vip(
+            8444, check=check, keys="    tls: {cert_file: %s, key_file: %s, resumption: false}" % (cert, key))
         cfg = lab.xlbd_config(extra=extra, backends=[])
         with open(cfg, "a") as f:
             f.write("proxy: {workers: 1, access_log: false}\n")
@@ -183,12 +242,13 @@ def main():
             hap.kill()
             raise RuntimeError("haproxy did not start:\n" + hap.communicate()[1].decode())
         time.sleep(3)  # both see every backend up
+        check_resumption(lab)
         pids = {"xlbd": xlbd.pid, "haproxy": hap.pid}
         for rnd in range(a.rounds):
-            for name, kind, args in SCENARIOS:
+            for name, kind, args in scenarios:
                 order = ["xlbd", "haproxy"] if rnd % 2 == 0 else ["haproxy", "xlbd"]
                 for proxy in order:
-                    scheme = "https" if kind == "tls" else "http"
+                    scheme = "http" if kind == "plain" else "https"
                     url = "%s://%s:%d/api/v2/ping/" % (scheme, VIP, PORTS[proxy][kind])
                     c0 = cpu_seconds(pids[proxy])
                     perf = None
@@ -211,19 +271,23 @@ def main():
                             name, proxy, calls / max(r["requests"], 1)), flush=True)
                     r.update(proxy=proxy, scenario=name, round=rnd,
                              cpu_per_10k=(cpu_seconds(pids[proxy]) - c0) / max(r["requests"], 1) * 10000)
-                    if r["problems"]:
-                        raise RuntimeError("%s / %s: %d failed responses\n%s" % (proxy, name, r["problems"], r["raw"]))
+                    if r["problems"]:  # reported, and xlbd's fail the run
+                        print("%s / %s: %d failed responses\n%s" % (proxy, name, r["problems"], r["raw"]), flush=True)
                     del r["raw"]
                     results.append(r)
-                    print("round %d  %-26s %-8s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  %.3f CPU s/10k" % (
-                        rnd, name, proxy, r["rps"], r["p50"], r["p99"], r["cpu_per_10k"]), flush=True)
+                    print("round %d  %-26s %-8s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  %.3f CPU s/10k%s" % (
+                        rnd, name, proxy, r["rps"], r["p50"], r["p99"], r["cpu_per_10k"],
+                        "  %d FAILED" % r["problems"] if r["problems"] else ""), flush=True)
+                    if a.watch_sockets:
+                        for host in ("lb", "client"):
+                            print("         %-6s %s" % (host, socket_states(lab, host)), flush=True)
     finally:
         lab.down()
 
     print("\nCPU: %s; %d rounds of %d s; medians over rounds\n" % (cpu, a.rounds, a.seconds))
     print("%-26s | %-34s | %-34s | %s" % ("scenario", "xlbd: req/s  p50/p99 ms  CPU s/10k",
                                           "haproxy: req/s  p50/p99 ms  CPU s/10k", "xlbd/haproxy req/s, CPU"))
-    for name, _, _ in SCENARIOS:
+    for name, _, _ in scenarios:
         row = {}
         for proxy in ("xlbd", "haproxy"):
             rs = [r for r in results if r["scenario"] == name and r["proxy"] == proxy]
@@ -232,10 +296,13 @@ def main():
         print("%-26s | %8.0f %6.2f/%-7.2f %7.3f | %8.0f %6.2f/%-7.2f %7.3f | %.2fx, %.2fx" % (
             name, x["rps"], x["p50"], x["p99"], x["cpu_per_10k"], h["rps"], h["p50"], h["p99"], h["cpu_per_10k"],
             x["rps"] / h["rps"], x["cpu_per_10k"] / h["cpu_per_10k"]))
+    failed = {p: sum(r["problems"] for r in results if r["proxy"] == p) for p in ("xlbd", "haproxy")}
+    if any(failed.values()):
+        print("\nfailed responses (non-2xx or socket errors): xlbd %d, haproxy %d" % (failed["xlbd"], failed["haproxy"]))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"cpu": cpu, "results": results}, f, indent=1)
-    return 0
+    return 1 if failed["xlbd"] else 0
 
 
 if __name__ == "__main__":

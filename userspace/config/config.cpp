@@ -297,23 +297,30 @@ class Parser {
   }
 
   void tls(const YAML::Node& n, HttpVip& h) const {
-    auto pair = [&](const YAML::Node& x) {
+    auto pair = [&](const YAML::Node& x, bool top) {
       TlsCertFiles t;
-      mapping(x, "tls certificate", {"cert_file", "key_file"}, [&](const std::string& k, const YAML::Node& v) {
-        (k == "cert_file" ? t.certFile : t.keyFile) = file(v, k);
-      });
+      auto on = [&](const std::string& k, const YAML::Node& v) {
+        if (k == "resumption") h.tlsResumption = boolean(v, k);
+        else (k == "cert_file" ? t.certFile : t.keyFile) = file(v, k);
+      };
+      if (top) mapping(x, "tls", {"cert_file", "key_file", "resumption"}, on);
+      else mapping(x, "tls certificate", {"cert_file", "key_file"}, on);
       if (!x["cert_file"]) bad(x, "cert_file", "missing");
       if (!x["key_file"]) bad(x, "key_file", "missing");
       if (t.certFile.empty() || t.keyFile.empty()) throw Skip{};  // reported above
       h.certs.push_back(t);
     };
     if (n.IsMap() && n["certificates"]) {
-      mapping(n, "tls", {"certificates"}, [&](const std::string& k, const YAML::Node& v) {
+      mapping(n, "tls", {"certificates", "resumption"}, [&](const std::string& k, const YAML::Node& v) {
+        if (k == "resumption") {
+          h.tlsResumption = boolean(v, k);
+          return;
+        }
         if (!v.IsSequence() || v.size() == 0) bad(v, k, "must be a list of {cert_file, key_file}");
-        for (const auto& x : v) guard([&] { pair(x); });
+        for (const auto& x : v) guard([&] { pair(x, false); });
       });
     } else {
-      pair(n);
+      pair(n, true);
     }
   }
 

@@ -21,7 +21,7 @@ Result<VipTls> Daemon::tlsFor(const VipConfig& vc) const {
   VipTls t;
   if (vc.mode != VipMode::Http) return t;
   if (!vc.http.certs.empty()) {
-    auto s = tls::serverContext(vc.http.certs);
+    auto s = tls::serverContext(vc.http.certs, vc.http.tlsResumption);
     if (!s) return xlb::unexpected(s.error());
     t.server = *s;
   }

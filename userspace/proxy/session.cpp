@@ -88,6 +88,57 @@ asio::awaitable<bool> writeAll(S& s, std::string_view data, Deadline& dl, std::c
   co_return !ec && !dl.fired;
 }
 
+// The last bytes of a connection the proxy ends go out at once, with its
+// FIN in the same segment (MSG_MORE holds the tail of the data until the
+// shutdown tacks the FIN on). Left to an asynchronous write, the FIN waited
+// for the coroutine's next turn; the client had read the response and
+// closed first by then, and every connection held one of the client's ports
+// in TIME_WAIT for a minute (wrk at 15k connections/s fell to a few hundred
+// requests/s once its ports ran short; a FIN in a segment of its own still
+// lost that race on a third of the connections). What the socket cannot
+// take at once follows asynchronously.
+asio::awaitable<bool> sendLast(tcp::socket& s, std::string_view data, Deadline& dl, std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  s.non_blocking(true, ec);
+  if (!ec && !data.empty()) data.remove_prefix(s.send(asio::buffer(data.data(), data.size()), MSG_MORE, ec));
+  if (ec && ec != asio::error::would_block) co_return false;
+  if (!data.empty() && !co_await writeAll(s, data, dl, timeout)) co_return false;
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  co_return true;
+}
+
+// A TLS connection also says it ends (close_notify), as a client needs to
+// tell a response framed by the close from a cut one. asio's stream would
+// send the records and the alert one turn after another; instead the last
+// records and the alert are encrypted into a memory BIO that replaces the
+// stream's (nothing is written through the stream after this) and sent like
+// a plain connection's last bytes.
+asio::awaitable<bool> sendLast(asio::ssl::stream<tcp::socket>& s, std::string_view data, Deadline& dl,
+                               std::chrono::milliseconds timeout) {
+  SSL* ssl = s.native_handle();
+  BIO* out = BIO_new(BIO_s_mem());
+  if (!out) co_return false;
+  SSL_set0_wbio(ssl, out);  // owned by ssl from here
+  while (!data.empty()) {
+    size_t n = 0;
+    if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) {
+      ERR_clear_error();
+      co_return false;
+    }
+    data.remove_prefix(n);
+  }
+  if (SSL_shutdown(ssl) < 0) ERR_clear_error();
+  char* wire = nullptr;
+  long len = BIO_get_mem_data(out, &wire);
+  co_return co_await sendLast(s.next_layer(), std::string_view(wire, len > 0 ? size_t(len) : 0), dl, timeout);
+}
+
+// Anything else (a backend) ends like it writes.
+template <class S>
+asio::awaitable<bool> sendLast(S& s, std::string_view data, Deadline& dl, std::chrono::milliseconds timeout) {
+  co_return co_await writeAll(s, data, dl, timeout);
+}
+
 template <class S>
 void closeStream(S& s) {
   std::error_code ec;
@@ -229,12 +280,14 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       auto [ec, n] = co_await readSome(client, buf.data(), buf.size(), timer, deadline);
       if (ec == asio::error::timed_out) {
         if (bytes) {  // a slow head: 408, and gone
-          co_await writeAll(client, http::simpleResponse(408, "request head not received in time\n"), timer,
+          co_await sendLast(client, http::simpleResponse(408, "request head not received in time\n"), timer,
                             cfg.timeouts.clientHeader);
           al.status = 408;
           al.termination = "cR";
           if (logging) al.write();
           vstats.response(408, 0);
+        } else {  // an idle keep-alive connection: the FIN (and close_notify) only
+          co_await sendLast(client, {}, timer, cfg.timeouts.clientHeader);
         }
         closeStream(client);
         co_return;
@@ -260,7 +313,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       al.bytesOut = out.size();
       vstats.response(status, std::chrono::duration<double>(Clock::now() - al.start).count());
       vstats.bytesOut.fetch_add(out.size(), std::memory_order_relaxed);
-      bool ok = co_await writeAll(client, out, timer, cfg.timeouts.clientIdle);
+      bool ok = keep ? co_await writeAll(client, out, timer, cfg.timeouts.clientIdle)
+                     : co_await sendLast(client, out, timer, cfg.timeouts.clientIdle);
       if (logging) al.write();
       co_return ok && keep;
     };
@@ -566,7 +620,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         done = b.what == http::Parser::Step::Done;
       }
     }
-    bool ok = co_await writeAll(client, rhead, timer, cfg.timeouts.clientIdle);
+    bool ok = done && !keep && !tunnel ? co_await sendLast(client, rhead, timer, cfg.timeouts.clientIdle)
+                                       : co_await writeAll(client, rhead, timer, cfg.timeouts.clientIdle);
     uint64_t sent = rhead.size();
 
     // 7. The body, as it came; or the tunnel.
@@ -610,7 +665,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
           backOk = ok = false;
           break;
         }
-        if (!co_await writeAll(client, b.raw, timer, cfg.timeouts.clientIdle)) {
+        bool last = !keep && b.what == http::Parser::Step::Done;
+        if (!(last ? co_await sendLast(client, b.raw, timer, cfg.timeouts.clientIdle)
+                   : co_await writeAll(client, b.raw, timer, cfg.timeouts.clientIdle))) {
           ok = false;
           break;
         }

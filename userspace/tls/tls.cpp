@@ -98,16 +98,26 @@ int ticketKey(SSL*, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
   if (EVP_MAC_CTX_set_params(hctx, params) != 1) return -1;
   if (enc) return EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, k->aes, iv) == 1 ? 1 : -1;
   if (EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), nullptr, k->aes, iv) != 1) return -1;
-  return k == &cur ? 1 : 2;  // 2: valid, but issue a fresh ticket under the current key
+  // 2: valid, and a fresh ticket is issued. TLS 1.3 clients use a ticket
+  // once (RFC 8446 C.4); answering 1 made OpenSSL send none after a
+  // resumption, so every second connection of a client was a full
+  // handshake (seen with wrk: full, resumed, full, ...).
+  return 2;
 }
 
-Result<void> harden(SSL_CTX* c) {
+Result<void> harden(SSL_CTX* c, bool resumption) {
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_cipher_list(c, kCiphers12) != 1) return fail(0, "cannot set ciphers: " + sslError());
   SSL_CTX_set_alpn_select_cb(c, selectAlpn, nullptr);
-  SSL_CTX_set_tlsext_ticket_key_evp_cb(c, ticketKey);
-  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+  if (resumption) {
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(c, ticketKey);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+  } else {
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(c, 0);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  }
   return {};
 }
 
@@ -142,16 +152,16 @@ int pickBySni(SSL* ssl, int*, void* arg) {
 
 }  // namespace
 
-Result<std::shared_ptr<asio::ssl::context>> serverContext(const std::vector<TlsCertFiles>& certs) {
+Result<std::shared_ptr<asio::ssl::context>> serverContext(const std::vector<TlsCertFiles>& certs, bool resumption) {
   if (certs.empty()) return fail(EINVAL, "no certificate");
   auto main = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-  if (auto r = harden(main->native_handle()); !r) return xlb::unexpected(r.error());
+  if (auto r = harden(main->native_handle(), resumption); !r) return xlb::unexpected(r.error());
   if (auto r = loadPair(main->native_handle(), certs[0]); !r) return xlb::unexpected(r.error());
   if (certs.size() > 1) {
     auto sni = std::make_shared<Sni>();
     for (size_t i = 1; i < certs.size(); ++i) {
       auto c = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-      if (auto r = harden(c->native_handle()); !r) return xlb::unexpected(r.error());
+      if (auto r = harden(c->native_handle(), resumption); !r) return xlb::unexpected(r.error());
       if (auto r = loadPair(c->native_handle(), certs[i]); !r) return xlb::unexpected(r.error());
       sni->others.push_back(c->native_handle());
       sni->keep.push_back(std::move(c));

@@ -18,8 +18,12 @@ namespace xlb::tls {
 // cipher suites, ALPN http/1.1 (room for h2 later), session tickets whose
 // keys are replaced every hour (the previous key still decrypts for
 // another hour), and with several certificates the one whose names match
-// the client's SNI (the first when none does, or when no SNI is sent).
-Result<std::shared_ptr<asio::ssl::context>> serverContext(const std::vector<TlsCertFiles>& certs);
+// the client's SNI (the first when none does, or when no SNI is sent). A
+// ticket that opens is answered with a fresh one (TLS 1.3 clients use each
+// ticket once). Without resumption: no tickets, no session cache, a full
+// handshake for every connection.
+Result<std::shared_ptr<asio::ssl::context>> serverContext(const std::vector<TlsCertFiles>& certs,
+                                                          bool resumption = true);
 
 // The names (subject alternative names, else the CN) a certificate file's
 // leaf answers to; for logs and errors.
