@@ -17,6 +17,7 @@
 #include "log.h"
 #include "policy.h"
 #include "rewrite.h"
+#include "stream.h"
 #include "worker.h"
 
 namespace xlb::proxy {
@@ -71,11 +72,25 @@ asio::awaitable<void> watch(std::shared_ptr<Deadline> dl) {
   }
 }
 
+// One read and one whole write on any of the connection's streams: a
+// socket, a backend connection (plain or asio TLS), a client's TLS stream.
+template <class S>
+asio::awaitable<ReadResult> readFrom(S& s, char* buf, size_t n) {
+  co_return co_await s.async_read_some(asio::buffer(buf, n), kTuple);
+}
+asio::awaitable<ReadResult> readFrom(tls::Stream& s, char* buf, size_t n) { return s.readSome(buf, n); }
+template <class S>
+asio::awaitable<std::error_code> writeTo(S& s, std::string_view data) {
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(data.data(), data.size()), kTuple);
+  co_return ec;
+}
+asio::awaitable<std::error_code> writeTo(tls::Stream& s, std::string_view data) { return s.write(data); }
+
 // Reads some bytes, or gives up at `deadline` (timed_out).
 template <class S>
 asio::awaitable<ReadResult> readSome(S& s, char* buf, size_t n, Deadline& dl, Clock::time_point deadline) {
   dl.set(deadline);
-  auto r = co_await s.async_read_some(asio::buffer(buf, n), kTuple);
+  auto r = co_await readFrom(s, buf, n);
   if (dl.fired) co_return ReadResult{asio::error::timed_out, 0};
   co_return r;
 }
@@ -84,7 +99,7 @@ template <class S>
 asio::awaitable<bool> writeAll(S& s, std::string_view data, Deadline& dl, std::chrono::milliseconds timeout) {
   if (data.empty()) co_return true;
   dl.set(Clock::now() + timeout);
-  auto [ec, n] = co_await asio::async_write(s, asio::buffer(data.data(), data.size()), kTuple);
+  auto ec = co_await writeTo(s, data);
   co_return !ec && !dl.fired;
 }
 
@@ -108,29 +123,13 @@ asio::awaitable<bool> sendLast(tcp::socket& s, std::string_view data, Deadline& 
 }
 
 // A TLS connection also says it ends (close_notify), as a client needs to
-// tell a response framed by the close from a cut one. asio's stream would
-// send the records and the alert one turn after another; instead the last
-// records and the alert are encrypted into a memory BIO that replaces the
-// stream's (nothing is written through the stream after this) and sent like
-// a plain connection's last bytes.
-asio::awaitable<bool> sendLast(asio::ssl::stream<tcp::socket>& s, std::string_view data, Deadline& dl,
-                               std::chrono::milliseconds timeout) {
-  SSL* ssl = s.native_handle();
-  BIO* out = BIO_new(BIO_s_mem());
-  if (!out) co_return false;
-  SSL_set0_wbio(ssl, out);  // owned by ssl from here
-  while (!data.empty()) {
-    size_t n = 0;
-    if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) {
-      ERR_clear_error();
-      co_return false;
-    }
-    data.remove_prefix(n);
-  }
-  if (SSL_shutdown(ssl) < 0) ERR_clear_error();
-  char* wire = nullptr;
-  long len = BIO_get_mem_data(out, &wire);
-  co_return co_await sendLast(s.next_layer(), std::string_view(wire, len > 0 ? size_t(len) : 0), dl, timeout);
+// tell a response framed by the close from a cut one: the last records and
+// the alert, encrypted together, go out like a plain connection's last
+// bytes.
+asio::awaitable<bool> sendLast(tls::Stream& s, std::string_view data, Deadline& dl, std::chrono::milliseconds timeout) {
+  std::string wire;
+  if (s.seal(data, wire)) co_return false;
+  co_return co_await sendLast(s.next_layer(), wire, dl, timeout);
 }
 
 // Anything else (a backend) ends like it writes.
@@ -176,10 +175,10 @@ struct AccessLog {
 // asio sets SSL_MODE_RELEASE_BUFFERS: OpenSSL then frees its 17 kB record
 // buffers after every read and write and allocates them again for the
 // next, which costs more than the proxying of a small request. Kept while
-// requests flow; released again for a websocket tunnel, which mostly idles.
+// requests flow; released for a websocket tunnel, which mostly idles.
 void keepTlsBuffers(SSL* ssl) { SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS); }
 void releaseTlsBuffers(tcp::socket&) {}
-void releaseTlsBuffers(asio::ssl::stream<tcp::socket>& s) { SSL_set_mode(s.native_handle(), SSL_MODE_RELEASE_BUFFERS); }
+void releaseTlsBuffers(tls::Stream& s) { SSL_set_mode(s.native_handle(), SSL_MODE_RELEASE_BUFFERS); }
 
 ClientInfo clientInfo(const tcp::endpoint& peer, bool tls) {
   auto a = peer.address();
@@ -205,11 +204,10 @@ asio::awaitable<void> Worker::serveTls(tcp::socket s, std::shared_ptr<Slot> slot
   if (ec) co_return;
   ClientInfo ci = clientInfo(peer, true);
   auto vip = slot->current.load();
-  asio::ssl::stream<tcp::socket> tls(std::move(s), *vip->tls);
-  keepTlsBuffers(tls.native_handle());
+  tls::Stream tls(std::move(s), vip->tls->native_handle());
   asio::steady_timer t(io_, vip->cfg.timeouts.clientHeader);
-  auto r = co_await (tls.async_handshake(asio::ssl::stream_base::server, kTuple) || t.async_wait(kTuple));
-  if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+  auto r = co_await (tls.handshake() || t.async_wait(kTuple));
+  if (r.index() == 1 || std::get<0>(r)) {
     vip->stats->tlsFailures.fetch_add(1, std::memory_order_relaxed);
     closeStream(tls);
     co_return;
@@ -639,11 +637,10 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       auto pump = [last](auto& from, auto& to) -> asio::awaitable<void> {
         std::vector<char> b(kRead);
         for (;;) {
-          auto [ec, n] = co_await from.async_read_some(asio::buffer(b), kTuple);
+          auto [ec, n] = co_await readFrom(from, b.data(), b.size());
           if (ec || n == 0) co_return;
           *last = Clock::now();
-          auto [we, wn] = co_await asio::async_write(to, asio::buffer(b.data(), n), kTuple);
-          if (we) co_return;
+          if (co_await writeTo(to, std::string_view(b.data(), n))) co_return;
         }
       };
       auto watchdog = [last, this](std::chrono::milliseconds idle) -> asio::awaitable<void> {
@@ -705,6 +702,6 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
 }
 
 template asio::awaitable<void> Worker::serve(tcp::socket&, const ClientInfo&, std::shared_ptr<Slot>);
-template asio::awaitable<void> Worker::serve(asio::ssl::stream<tcp::socket>&, const ClientInfo&, std::shared_ptr<Slot>);
+template asio::awaitable<void> Worker::serve(tls::Stream&, const ClientInfo&, std::shared_ptr<Slot>);
 
 }  // namespace xlb::proxy
