@@ -69,14 +69,10 @@ std::string_view trim(std::string_view s) {
 
 std::vector<std::string_view> listOf(std::string_view v, char sep) {
   std::vector<std::string_view> out;
-  size_t at = 0;
-  while (at <= v.size()) {
-    size_t end = v.find(sep, at);
-    auto part = trim(v.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at));
-    if (!part.empty()) out.push_back(part);
-    if (end == std::string_view::npos) break;
-    at = end + 1;
-  }
+  eachOf(v, sep, [&](std::string_view part) {
+    out.push_back(part);
+    return false;
+  });
   return out;
 }
 
@@ -111,13 +107,18 @@ void Message::add(std::string_view name, std::string value) { headers.push_back(
 bool Message::hasToken(std::string_view name, std::string_view tok) const {
   for (const auto& h : headers)
     if (iequals(h.name, name))
-      for (auto t : listOf(h.value))
-        if (iequals(t, tok)) return true;
+      if (eachOf(h.value, ',', [&](std::string_view t) { return iequals(t, tok); })) return true;
   return false;
 }
 
 std::string Message::serialize() const {
   std::string out;
+  serializeTo(out);
+  return out;
+}
+
+void Message::serializeTo(std::string& out) const {
+  out.clear();
   size_t n = 64;
   for (const auto& h : headers) n += h.name.size() + h.value.size() + 4;
   out.reserve(n);
@@ -128,7 +129,6 @@ std::string Message::serialize() const {
   }
   for (const auto& h : headers) out.append(h.name).append(": ").append(h.value).append("\r\n");
   out.append("\r\n");
-  return out;
 }
 
 // ---- llhttp wiring ------------------------------------------------------------
@@ -358,14 +358,18 @@ bool Parser::checkMeaning() {
   std::optional<uint64_t> cl;
   for (const auto& h : m.headers) {
     if (!iequals(h.name, "Content-Length")) continue;
-    for (auto v : listOf(h.value)) {
+    const char* bad = nullptr;
+    eachOf(h.value, ',', [&](std::string_view v) {
       uint64_t n = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
       if (v.size() > 18 || ec != std::errc() || p != v.data() + v.size() || !digit(static_cast<unsigned char>(v[0])))
-        return fail(400, "invalid Content-Length"), false;
-      if (cl && *cl != n) return fail(400, "Content-Length values differ"), false;
+        bad = "invalid Content-Length";
+      else if (cl && *cl != n)
+        bad = "Content-Length values differ";
       cl = n;
-    }
+      return bad != nullptr;
+    });
+    if (bad) return fail(400, bad), false;
     if (trim(h.value).empty()) return fail(400, "empty Content-Length"), false;
   }
   bool hasTe = m.count("Transfer-Encoding") > 0;

@@ -41,7 +41,20 @@ struct Header {
 std::string_view trim(std::string_view s);
 // A header list split at `sep` (',' for lists, ';' for Cookie) into
 // trimmed, non-empty elements (RFC 9110 5.6.1: empty elements are allowed
-// and mean nothing).
+// and mean nothing). eachOf calls f(element) in order until f returns
+// true, and says whether one did; it allocates nothing.
+template <class F>
+bool eachOf(std::string_view v, char sep, F&& f) {
+  size_t at = 0;
+  while (at <= v.size()) {
+    size_t end = v.find(sep, at);
+    auto part = trim(v.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at));
+    if (!part.empty() && f(part)) return true;
+    if (end == std::string_view::npos) break;
+    at = end + 1;
+  }
+  return false;
+}
 std::vector<std::string_view> listOf(std::string_view v, char sep = ',');
 
 struct Message {
@@ -58,8 +71,10 @@ struct Message {
   void add(std::string_view name, std::string value);
   // Does the comma-separated list in every `name` header contain token?
   bool hasToken(std::string_view name, std::string_view token) const;
-  // The head as bytes on the wire.
+  // The head as bytes on the wire; serializeTo replaces out's content (and
+  // keeps its capacity).
   std::string serialize() const;
+  void serializeTo(std::string& out) const;
 };
 
 bool iequals(std::string_view a, std::string_view b);

@@ -22,6 +22,14 @@ bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0
 std::optional<std::string> normalizePath(std::string_view target) {
   if (target.empty() || target.front() != '/') return std::nullopt;  // '*' and absolute forms are not matched here
   target = target.substr(0, target.find('?'));
+  // Most paths are normal already: no escape, no control character, no
+  // segment that is empty or starts with a dot.
+  bool plain = true;
+  for (size_t i = 0; i < target.size() && plain; ++i) {
+    auto u = static_cast<unsigned char>(target[i]);
+    plain = u != '%' && u >= 0x20 && u != 0x7f && !(u == '/' && i + 1 < target.size() && (target[i + 1] == '/' || target[i + 1] == '.'));
+  }
+  if (plain) return std::string(target);
   std::string decoded;
   decoded.reserve(target.size());
   for (size_t i = 0; i < target.size(); ++i) {

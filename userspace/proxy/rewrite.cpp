@@ -21,11 +21,17 @@ bool framingHeader(std::string_view n) {
 }  // namespace
 
 void stripHopByHop(http::Message& m, bool keepWebsocket) {
+  // Headers the Connection header names (close and keep-alive name none
+  // that is not dropped anyway: nothing kept, nothing allocated).
   std::vector<std::string> named;
   for (const auto& h : m.headers)
     if (http::iequals(h.name, "Connection"))
-      for (auto t : listOf(h.value))
-        if (!framingHeader(t) && !http::iequals(t, "upgrade")) named.emplace_back(t);
+      http::eachOf(h.value, ',', [&](std::string_view t) {
+        if (!framingHeader(t) && !http::iequals(t, "upgrade") && !http::iequals(t, "close") &&
+            !http::iequals(t, "keep-alive"))
+          named.emplace_back(t);
+        return false;
+      });
   m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
                                  [&](const http::Header& h) {
                                    const auto& n = h.name;
@@ -56,10 +62,11 @@ void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bo
     bool valid = true;
     for (const auto& h : m.headers)
       if (http::iequals(h.name, "X-Forwarded-For"))
-        for (auto t : listOf(h.value)) {
+        http::eachOf(h.value, ',', [&](std::string_view t) {
           if (!IpAddr::parse(t)) valid = false;
           else chain += (chain.empty() ? "" : ", ") + std::string(t);
-        }
+          return false;
+        });
     if (valid && !chain.empty()) xff = chain + ", " + xff;
   }
   m.set("X-Forwarded-For", xff);

@@ -11,7 +11,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl.hpp>
-#include <set>
+#include <algorithm>
 
 #include "http.h"
 #include "log.h"
@@ -243,6 +243,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
   std::string clientName;
   if (logging)
     clientName = ci.addr.isV4() ? ci.text + ":" + std::to_string(ci.port) : "[" + ci.text + "]:" + std::to_string(ci.port);
+  // Reused by every request of the connection (their capacity with them).
+  std::string head, rhead;
+  std::vector<size_t> candidates, left;
   http::Parser req(http::Parser::Kind::Request, {});
   http::Parser resp(http::Parser::Kind::Response, http::Limits{8192, 65536, 200, 0, 256});
 
@@ -358,7 +361,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     size_t route = routeIndex(cfg, m, *path);
     const std::vector<size_t>& pool = route < vip->routes.size() ? vip->routes[route] : vip->all;
     if (logging) al.route = route < vip->routes.size() ? std::to_string(route + 1) : "default";
-    std::vector<size_t> candidates;
+    candidates.clear();
     for (size_t i : pool)
       if (vip->backends[i].usable()) candidates.push_back(i);
     std::optional<size_t> sticky;
@@ -384,12 +387,19 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     bool expect = req.expectContinue();
     out.remove("Expect");  // the proxy answers 100 itself when it starts reading the body
     out.minor = 1;
-    std::string head = out.serialize();
+    out.serializeTo(head);
 
     // 5. A backend connection, the request sent. Connect failures move on
     // to another backend; a reused connection the backend had closed is
     // retried on a new one while nothing of a body was sent.
-    std::set<size_t> tried;
+    struct {
+      size_t at[kAttempts];
+      int n = 0;
+      bool count(size_t i) const { return std::find(at, at + n, i) != at + n; }
+      void insert(size_t i) {
+        if (!count(i)) at[n++] = i;
+      }
+    } tried;
     bs.reset();
     std::optional<size_t> chosen;
     resp.reset();
@@ -402,7 +412,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       if (sticky && !tried.count(*sticky)) {
         idx = *sticky;
       } else {
-        std::vector<size_t> left;
+        left.clear();
         for (size_t i : candidates)
           if (!tried.count(i)) left.push_back(i);
         if (left.empty()) break;
@@ -606,7 +616,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     if (!keep && !tunnel) rm.set("Connection", "close");
     else if (keep && clientMinor == 0) rm.set("Connection", "keep-alive");
     rm.minor = 1;
-    std::string rhead = rm.serialize();
+    rm.serializeTo(rhead);
     al.status = rm.status;
     // What of the body has come already goes in the same write as the head.
     bool done = resp.framing() == http::Framing::None;
