@@ -147,6 +147,19 @@ TEST(HttpParser, AcceptsGoodRequestsWithTheirFraming) {
     auto g = p.feed(std::string_view(r).substr(s.used + b.used));
     EXPECT_EQ(g.what, Parser::Step::Head);
     EXPECT_EQ(p.framing(), Framing::None);
+    // The second message reuses the first one's header storage and shows
+    // nothing of it.
+    ASSERT_EQ(p.message().headers.size(), 1u);
+    EXPECT_EQ(p.message().headers[0].name, "Host");
+    EXPECT_EQ(p.message().headers[0].value, "a");
+    EXPECT_EQ(p.message().spare.size(), 2u);
+    EXPECT_EQ(p.message().method, "GET");
+    EXPECT_EQ(p.message().target, "/");
+    EXPECT_EQ(p.message().find("x-a"), nullptr);
+    http::Message m = p.message();
+    m.add("X-Forwarded-Proto", "https");  // on spare storage, whole
+    EXPECT_EQ(m.find("x-forwarded-proto")->value, "https");
+    EXPECT_EQ(m.serialize(), "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n");
   }
   {  // chunked, raw bytes kept as they came (extensions and trailers included), a byte at a time
     Parser p(Parser::Kind::Request, {});

@@ -102,7 +102,31 @@ void Message::set(std::string_view name, std::string value) {
   add(name, std::move(value));
 }
 
-void Message::add(std::string_view name, std::string value) { headers.push_back({std::string(name), std::move(value)}); }
+void Message::add(std::string_view name, std::string value) {
+  Header& h = addEmpty();
+  h.name.assign(name);
+  h.value = std::move(value);
+}
+
+Header& Message::addEmpty() {
+  if (spare.empty()) return headers.emplace_back();
+  headers.push_back(std::move(spare.back()));
+  spare.pop_back();
+  Header& h = headers.back();
+  h.name.clear();
+  h.value.clear();
+  return h;
+}
+
+void Message::clear() {
+  method.clear();
+  target.clear();
+  reason.clear();
+  status = 0;
+  minor = 1;
+  for (auto& h : headers) spare.push_back(std::move(h));
+  headers.clear();
+}
 
 bool Message::hasToken(std::string_view name, std::string_view tok) const {
   for (const auto& h : headers)
@@ -151,7 +175,7 @@ struct Parser::Llhttp {
     s.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
       auto* l = self(p);
       auto& hs = l->owner->msg_.headers;
-      if (hs.empty() || l->inValue) hs.push_back({});
+      if (hs.empty() || l->inValue) l->owner->msg_.addEmpty();
       l->inValue = false;
       hs.back().name.append(at, n);
       return 0;
@@ -204,13 +228,7 @@ Parser& Parser::operator=(Parser&&) noexcept = default;
 void Parser::reset() {
   phase_ = Phase::Head;
   head_.clear();
-  // Cleared, not replaced: the next message reuses the buffers.
-  msg_.method.clear();
-  msg_.target.clear();
-  msg_.reason.clear();
-  msg_.status = 0;
-  msg_.minor = 1;
-  msg_.headers.clear();
+  msg_.clear();  // not replaced: the next message reuses the buffers
   framing_ = Framing::None;
   length_ = seen_ = 0;
   keepAlive_ = true;

@@ -69,6 +69,12 @@ struct Message {
   void remove(std::string_view name);
   void set(std::string_view name, std::string value);  // replaces every one
   void add(std::string_view name, std::string value);
+  // A new last header, name and value empty, on storage a cleared one left.
+  Header& addEmpty();
+  // Empties the message; the headers' storage stays for the next one (a
+  // connection's parser fills the same message request after request).
+  void clear();
+  std::vector<Header> spare;  // cleared headers: storage, not part of the message
   // Does the comma-separated list in every `name` header contain token?
   bool hasToken(std::string_view name, std::string_view token) const;
   // The head as bytes on the wire; serializeTo replaces out's content (and
