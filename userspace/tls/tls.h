@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// xlb's one TLS layer (OpenSSL through asio::ssl), shared by the proxy and
-// the health probes: server contexts for an HTTP VIP's certificates, client
-// contexts for checks.
+// xlb's one TLS layer (OpenSSL; contexts as asio::ssl contexts), shared by
+// the proxy and the health probes: server contexts for an HTTP VIP's
+// certificates, client contexts for checks and backends. The client side
+// of a VIP's connections is a tls::Stream (stream.h); probes and backend
+// connections use asio::ssl::stream.
 #pragma once
 
 #include <asio/ssl/context.hpp>
