@@ -107,6 +107,27 @@ for i in range(n):
 print(json.dumps(ends))
 """
 
+# A response the backend frames by closing, read to its end over TLS: it
+# must end with close_notify (else the read raises).
+UNTIL_CLOSE_CLIENT = r"""
+import json, socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5),
+                    server_hostname="a.lab.test", suppress_ragged_eofs=False)
+s.sendall(b"GET /until-close HTTP/1.1\r\nHost: a.lab.test\r\n\r\n")
+data, end = b"", "close_notify"
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+except ssl.SSLError as e:
+    end = str(e)
+head, _, body = data.partition(b"\r\n\r\n")
+print(json.dumps({"end": end, "head": head.decode(), "body": len(body)}))
+"""
+
 
 class HttpCase(unittest.TestCase):
     def setUp(self):
@@ -321,8 +342,13 @@ class HttpCase(unittest.TestCase):
         client_tw, lb_tw = tw("client", "dst %s:8080" % VIP), tw("lb", "src %s:8080" % VIP)
         self.assertLessEqual(client_tw, 2, "the client closed first on %d of 200 connections" % client_tw)
         self.assertGreaterEqual(lb_tw, 180)
-        # A TLS connection ends with close_notify before the FIN.
+        # A TLS connection ends with close_notify before the FIN, also when
+        # the backend's response is framed by its close (no length).
         self.assertEqual(self.client(CLOSING_CLIENT, VIP, 8443, 5, "tls"), ["close_notify"] * 5)
+        got = self.client(UNTIL_CLOSE_CLIENT, VIP, 8443)
+        self.assertEqual(got["end"], "close_notify")
+        self.assertTrue(got["head"].startswith("HTTP/1.1 200"), got["head"])
+        self.assertEqual(got["body"], 2000)
 
         def s_client(port, *args):
             return lab.sh("client", "sh", "-c", "printf 'GET /api/v2/ping/ HTTP/1.1\\r\\nHost: a\\r\\n"

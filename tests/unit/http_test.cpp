@@ -160,6 +160,13 @@ TEST(HttpParser, AcceptsGoodRequestsWithTheirFraming) {
     m.add("X-Forwarded-Proto", "https");  // on spare storage, whole
     EXPECT_EQ(m.find("x-forwarded-proto")->value, "https");
     EXPECT_EQ(m.serialize(), "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n");
+    // A huge header's storage is not kept: a client cannot make every
+    // idle connection hold its largest headers.
+    m.add("X-Big", std::string(10000, 'x'));
+    m.spare.clear();
+    m.clear();
+    EXPECT_EQ(m.spare.size(), 2u);  // Host and X-Forwarded-Proto, not X-Big
+    for (const auto& h : m.spare) EXPECT_LE(h.value.capacity(), http::Message::kSpareBytes);
   }
   {  // chunked, raw bytes kept as they came (extensions and trailers included), a byte at a time
     Parser p(Parser::Kind::Request, {});

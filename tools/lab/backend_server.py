@@ -45,6 +45,8 @@ def make_handler(node, counting):
                 return self.websocket()
             if self.path.startswith("/echo") and counting:
                 return self.echo()
+            if self.path.startswith("/until-close") and counting:
+                return self.until_close()
             if counting:
                 with lock:
                     served["requests"] += 1
@@ -78,6 +80,18 @@ def make_handler(node, counting):
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()
             self.wfile.write(out)
+
+        def until_close(self):
+            """A response framed by the connection's close (no length, no chunks)."""
+            with lock:
+                served["requests"] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("X-API-Node", node)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"framed by the close\n" * 100)
+            self.close_connection = True
 
         def websocket(self):
             """A websocket echo (RFC 6455, unfragmented frames): what the AWX UI keeps open."""

@@ -124,7 +124,11 @@ void Message::clear() {
   reason.clear();
   status = 0;
   minor = 1;
-  for (auto& h : headers) spare.push_back(std::move(h));
+  // Only ordinary storage is kept: a client that sends one huge header per
+  // request must not leave every spare string that large.
+  for (auto& h : headers)
+    if (spare.size() < kSpareHeaders && h.name.capacity() <= kSpareBytes && h.value.capacity() <= kSpareBytes)
+      spare.push_back(std::move(h));
   headers.clear();
 }
 

@@ -75,6 +75,7 @@ struct Message {
   // connection's parser fills the same message request after request).
   void clear();
   std::vector<Header> spare;  // cleared headers: storage, not part of the message
+  static constexpr size_t kSpareHeaders = 32, kSpareBytes = 256;
   // Does the comma-separated list in every `name` header contain token?
   bool hasToken(std::string_view name, std::string_view token) const;
   // The head as bytes on the wire; serializeTo replaces out's content (and

@@ -628,8 +628,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         done = b.what == http::Parser::Step::Done;
       }
     }
-    bool ok = done && !keep && !tunnel ? co_await sendLast(client, rhead, timer, cfg.timeouts.clientIdle)
-                                       : co_await writeAll(client, rhead, timer, cfg.timeouts.clientIdle);
+    bool sealed = done && !keep && !tunnel;  // the last bytes went with the FIN (and close_notify)
+    bool ok = sealed ? co_await sendLast(client, rhead, timer, cfg.timeouts.clientIdle)
+                     : co_await writeAll(client, rhead, timer, cfg.timeouts.clientIdle);
     uint64_t sent = rhead.size();
 
     // 7. The body, as it came; or the tunnel.
@@ -672,9 +673,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
           backOk = ok = false;
           break;
         }
-        bool last = !keep && b.what == http::Parser::Step::Done;
-        if (!(last ? co_await sendLast(client, b.raw, timer, cfg.timeouts.clientIdle)
-                   : co_await writeAll(client, b.raw, timer, cfg.timeouts.clientIdle))) {
+        sealed = !keep && b.what == http::Parser::Step::Done;
+        if (!(sealed ? co_await sendLast(client, b.raw, timer, cfg.timeouts.clientIdle)
+                     : co_await writeAll(client, b.raw, timer, cfg.timeouts.clientIdle))) {
           ok = false;
           break;
         }
@@ -704,6 +705,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     if (backOk && done && resp.keepAlive() && back.empty())
       pool_.put(be.ep, std::move(bs));
     if (!ok || !keep) {
+      // A response framed by the backend's close ends here: its end is the
+      // FIN, and on TLS the close_notify that says it was not cut.
+      if (ok && !sealed) co_await sendLast(client, {}, timer, cfg.timeouts.clientIdle);
       closeStream(client);
       co_return;
     }

@@ -85,7 +85,7 @@ BIO_METHOD* method() {
 }
 }  // namespace
 
-Stream::Stream(tcp::socket s, SSL_CTX* ctx) : sock_(std::move(s)), in_(kInput) {
+Stream::Stream(tcp::socket s, SSL_CTX* ctx) : sock_(std::move(s)), in_(kInput), flushed_(sock_.get_executor()) {
   static const bool methods = [] {
     BIO_METHOD* m = method();
     BIO_meth_set_read_ex(m, &Stream::bioRead);
@@ -125,9 +125,16 @@ asio::awaitable<std::error_code> Stream::fill() {
 }
 
 asio::awaitable<std::error_code> Stream::flush() {
-  // A coroutine already sending takes what was added meanwhile too (a
-  // reader's output while a tunnel's writer sends).
-  if (writing_) co_return std::error_code();
+  // In a tunnel one coroutine reads (and may have OpenSSL's answer to a key
+  // update to send) while another writes: the second to come waits for the
+  // first to finish sending, so a client that does not read holds both
+  // back instead of letting out_ grow.
+  while (writing_) {
+    uint64_t seen = flushes_;
+    flushed_.expires_at(asio::steady_timer::time_point::max());
+    co_await flushed_.async_wait(kTuple);
+    if (flushes_ == seen) co_return asio::error::operation_aborted;  // cancelled, not woken
+  }
   writing_ = true;
   std::error_code ec;
   while (!out_.empty() && !ec) {
@@ -137,6 +144,8 @@ asio::awaitable<std::error_code> Stream::flush() {
     sending_.clear();
   }
   writing_ = false;
+  ++flushes_;
+  flushed_.cancel();
   co_return ec;
 }
 

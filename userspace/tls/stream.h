@@ -16,6 +16,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -51,7 +52,8 @@ class Stream {
   static int bioRead(BIO* b, char* out, size_t len, size_t* got);
   static int bioWrite(BIO* b, const char* in, size_t len, size_t* put);
   static long bioCtrl(BIO* b, int cmd, long num, void* ptr);
-  // Sends what OpenSSL wrote (out_) unless another coroutine is sending.
+  // Sends what OpenSSL wrote (out_); waits first while another coroutine
+  // sends, so that every writer is held back by a slow client.
   asio::awaitable<std::error_code> flush();
   // More bytes from the socket into in_.
   asio::awaitable<std::error_code> fill();
@@ -64,6 +66,8 @@ class Stream {
   bool eof_ = false;
   std::string out_, sending_;
   bool writing_ = false;
+  asio::steady_timer flushed_;  // a waiting writer's: cancelled when a flush ends
+  uint64_t flushes_ = 0;        // flushes ended
 };
 
 }  // namespace xlb::tls
