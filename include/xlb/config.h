@@ -153,6 +153,7 @@ struct Config {
   // The L7 proxy (HTTP VIPs): worker threads (0: one per core), an access
   // log line per request, how long stopping waits for requests in flight.
   uint32_t proxyWorkers = 0;
+  uint32_t proxyMaxConnections = 0;  // client connections, all HTTP VIPs together; 0: half the spare descriptors
   bool accessLog = true;
   Millis proxyDrain{5000};
   bool startUp = false;  // initial health state before the first check: down unless set

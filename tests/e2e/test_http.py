@@ -128,6 +128,34 @@ head, _, body = data.partition(b"\r\n\r\n")
 print(json.dumps({"end": end, "head": head.decode(), "body": len(body)}))
 """
 
+# Three idle connections, then a fourth that asks and waits a second; after
+# the test says go, one idle connection closes and the fourth reads its
+# answer.
+CAPPED_CLIENT = r"""
+import json, socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+idle = [socket.create_connection((host, port), timeout=5) for _ in range(3)]
+time.sleep(0.3)
+s = socket.create_connection((host, port), timeout=5)
+s.sendall(b"GET /api/v2/ping/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+s.settimeout(1.0)
+try:
+    early = s.recv(100)
+except socket.timeout:
+    early = b""
+print(json.dumps({"early": early.decode()}), flush=True)
+sys.stdin.readline()
+idle[0].close()
+s.settimeout(10)
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+print(json.dumps({"late": data.decode()[:20]}))
+"""
+
 
 class HttpCase(unittest.TestCase):
     def setUp(self):
@@ -139,10 +167,14 @@ class HttpCase(unittest.TestCase):
         self.lab.own_vip()
         self.lab.start_backends()
 
-    def start(self, http, l4=True):
-        """xlbd with an l4 VIP on :80 (unless l4 is False) and the given HTTP VIP YAML."""
+    def start(self, http, l4=True, top=""):
+        """xlbd with an l4 VIP on :80 (unless l4 is False) and the given HTTP
+        VIP YAML; top: more top-level keys."""
         lab = self.lab
         cfg = lab.xlbd_config(extra=http) if l4 else lab.xlbd_config(extra=http, backends=[])
+        if top:
+            with open(cfg, "a") as f:
+                f.write(top)
         lab.start_xlbd(cfg)
         stop = time.monotonic() + 15
         while time.monotonic() < stop:
@@ -454,6 +486,27 @@ class HttpCase(unittest.TestCase):
         # Too many headers: 431.
         big = "GET / HTTP/1.1\\r\\nHost: a\\r\\n" + "".join("X-%d: v\\r\\n" % i for i in range(150)) + "\\r\\n"
         self.assertTrue(self.raw(8080, big).startswith("HTTP/1.1 431"))
+
+    def test_connection_cap_keeps_the_next_client_waiting_not_refused(self):
+        lab = self.lab
+        self.start(lab.http_vip(8080), l4=False, top="proxy: {workers: 1, max_connections: 3}\n")
+        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", CAPPED_CLIENT, VIP, "8080"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        early = json.loads(p.stdout.readline())
+        # Three idle connections hold the cap: the fourth is in the kernel's
+        # backlog, connected but not served.
+        self.assertEqual(early["early"], "")
+        metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
+        self.assertIn("xlb_http_open_connections 3\n", metrics)
+        self.assertIn("xlb_http_max_connections 3\n", metrics)
+        self.assertRegex(metrics, r"xlb_http_accept_pauses_total [1-9]")
+        # Checks are not starved meanwhile.
+        h = json.loads(lab.xlbctl("health", "--json").stdout)
+        self.assertTrue(all(b["state"] == "up" for v in h for b in v["backends"]), h)
+        # One idle connection ends: the waiting one is served.
+        out, _ = p.communicate("go\n", timeout=30)
+        self.assertTrue(json.loads(out)["late"].startswith("HTTP/1.1 200"), out)
 
 
 if __name__ == "__main__":

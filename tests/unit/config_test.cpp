@@ -355,6 +355,25 @@ TEST(Config, OlamHttpExampleIsValid) {
   EXPECT_TRUE(v.http.tlsResumption);  // on unless said otherwise
 }
 
+// The proxy's top-level keys, max_connections among them.
+TEST(Config, ProxyKeys) {
+  const char* head = "interfaces: [{name: eth0}]\nvips: []\n";
+  auto c = parseConfig(std::string(head) + "proxy: {workers: 2, access_log: false, drain: 2s, max_connections: 5000}\n",
+                       "t.yaml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->proxyWorkers, 2u);
+  EXPECT_FALSE(c->accessLog);
+  EXPECT_EQ(c->proxyDrain, Millis(2000));
+  EXPECT_EQ(c->proxyMaxConnections, 5000u);
+  auto d = parseConfig(head, "t.yaml");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->proxyMaxConnections, 0u);  // from the descriptor limit
+  auto bad = parseConfig(std::string(head) + "proxy: {max_connections: 0}\n", "t.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("t.yaml:3: max_connections: 0 is out of range 1..16777216"), std::string::npos)
+      << bad.error().message;
+}
+
 // tls: {resumption: false} in either form of the tls mapping; not inside
 // one certificate of several (it is the VIP's, not a certificate's).
 TEST(Config, TlsResumptionIsTheVipsSetting) {

@@ -549,8 +549,9 @@ class Parser {
                   }
                 });
               } else if (k == "proxy") {
-                mapping(v, "proxy", {"workers", "access_log", "drain"}, [&](const std::string& pk, const YAML::Node& pv) {
+                mapping(v, "proxy", {"workers", "access_log", "drain", "max_connections"}, [&](const std::string& pk, const YAML::Node& pv) {
                   if (pk == "workers") c.proxyWorkers = static_cast<uint32_t>(integer(pv, pk, 0, 256));
+                  else if (pk == "max_connections") c.proxyMaxConnections = static_cast<uint32_t>(integer(pv, pk, 1, 1 << 24));
                   else if (pk == "access_log") c.accessLog = boolean(pv, pk);
                   else c.proxyDrain = duration(pv, pk, Millis(0), Millis(600 * 1000));
                 });

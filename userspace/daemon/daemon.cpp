@@ -85,13 +85,13 @@ static void warnForwarding(const Config& c) {
 // and room for maps, netlink and logs. The caps keep clients inside their
 // share, so the checks' share stays free; the soft limit goes up to the
 // hard one, and a hard limit too small for that budget is said at start.
-static void ensureDescriptors(const Config& c) {
+static size_t ensureDescriptors(const Config& c) {
   size_t checks = 0;
   for (const auto& v : c.vips)
     for (const auto& b : v.backends) checks += b.check.type != CheckType::None;
   size_t need = 64 + checks + kControlMaxConnections + (c.metricsListen ? c.metricsMaxConnections : 0);
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
   if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
@@ -104,6 +104,7 @@ static void ensureDescriptors(const Config& c) {
               " metrics connections, 64 of its own) and may open " + std::to_string(rl.rlim_cur) +
               ": raise the limit (LimitNOFILE= in the unit, ulimit -n) or lower metrics.max_connections; "
               "checks that cannot open a socket are not counted against backends");
+  return rl.rlim_cur > need ? static_cast<size_t>(rl.rlim_cur - need) : 0;
 }
 
 Result<void> Daemon::attachInterfaces(const Config& c) {
@@ -224,7 +225,7 @@ void Daemon::saveOperatorStates() const {
 }
 
 Result<void> Daemon::start() {
-  ensureDescriptors(cfg_);
+  spareDescriptors_ = ensureDescriptors(cfg_);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cfg_.controlSocket).parent_path(), ec);
   if (auto owner = readOwner(cfg_.pinPath); owner && owner->pid != getpid() && kill(owner->pid, 0) == 0 &&

@@ -112,6 +112,8 @@ class Daemon {
   std::unique_ptr<DataplaneGuard> guard_;
   std::unique_ptr<NexthopKeeper> nexthops_;
   std::unique_ptr<proxy::Proxy> proxy_;
+  size_t spareDescriptors_ = 0;  // what the descriptor limit leaves after checks, control and metrics
+  int64_t proxyMaxConnections() const;
   std::string cookieSecret_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metricsServer_;

@@ -63,14 +63,24 @@ Result<void> Daemon::startProxy() {
   hooks.accessLog = cfg_.accessLog;
   hooks.connectFailed = [this](const VipKey& k, const std::string& b, const std::string& e) { passiveFailure(k, b, e); };
   proxy_ = std::make_unique<proxy::Proxy>(io_, cfg_.proxyWorkers, std::move(hooks));
+  proxy_->setMaxConnections(proxyMaxConnections());
   proxy_->start();
-  log::info("proxy: " + std::to_string(proxy_->workers()) + " worker threads");
+  log::info("proxy: " + std::to_string(proxy_->workers()) + " worker threads, at most " +
+            std::to_string(proxy_->maxConnections()) + " client connections");
   return {};
+}
+
+// proxy.max_connections, else half of the descriptors left after checks,
+// control and metrics (a client connection may hold a backend connection).
+int64_t Daemon::proxyMaxConnections() const {
+  if (cfg_.proxyMaxConnections) return cfg_.proxyMaxConnections;
+  return std::max<int64_t>(static_cast<int64_t>(spareDescriptors_ / 2), 16);
 }
 
 Result<SyncResult> Daemon::publishHttp(Vip& v) {
   const VipKey& key = v.cfg.key;
   if (auto r = startProxy(); !r) return xlb::unexpected(r.error());
+  proxy_->setMaxConnections(proxyMaxConnections());  // a reload may have changed it
   auto snap = std::make_shared<proxy::ProxyVip>();
   snap->key = key;
   snap->name = key.str();
@@ -210,6 +220,14 @@ void Daemon::httpMetrics(std::ostringstream& o) const {
          [](const proxy::Counters& c) { return c.bytesIn.load(); });
   simple("xlb_http_sent_bytes_total", "counter", "Bytes sent to clients.", vipRows,
          [](const proxy::Counters& c) { return c.bytesOut.load(); });
+  if (proxy_) {
+    family("xlb_http_open_connections", "gauge", "Client connections open on all HTTP VIPs.");
+    o << "xlb_http_open_connections " << proxy_->connections() << "\n";
+    family("xlb_http_max_connections", "gauge", "The most client connections the proxy keeps open (proxy.max_connections).");
+    o << "xlb_http_max_connections " << proxy_->maxConnections() << "\n";
+    family("xlb_http_accept_pauses_total", "counter", "Times a worker stopped accepting because the proxy was at its connection cap.");
+    o << "xlb_http_accept_pauses_total " << proxy_->acceptPauses() << "\n";
+  }
 }
 
 }  // namespace xlb

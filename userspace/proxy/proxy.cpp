@@ -117,6 +117,14 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<tcp::acceptor> acc, std
   std::chrono::milliseconds backoff{20};
   asio::steady_timer pause(io_);
   for (;;) {
+    if (!owner_.mayAccept()) {  // at the cap: the kernel keeps the next ones waiting
+      owner_.paused();
+      do {
+        pause.expires_after(std::chrono::milliseconds(10));
+        co_await pause.async_wait(kTuple);
+        if (!acc->is_open()) co_return;
+      } while (!owner_.mayAccept());
+    }
     auto [ec, sock] = co_await acc->async_accept(kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
@@ -131,6 +139,7 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<tcp::acceptor> acc, std
     std::error_code ignore;
     sock.set_option(tcp::no_delay(true), ignore);
     vip->stats->connections.fetch_add(1, std::memory_order_relaxed);
+    owner_.opened();  // closed() when the connection's coroutine ends
     if (vip->tls)
       asio::co_spawn(io_, serveTls(std::move(sock), slot), asio::detached);
     else

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -53,12 +54,28 @@ class Proxy {
   void reportConnectFailure(const VipKey& key, const std::string& backend, const std::string& error);
   const Hooks& hooks() const { return hooks_; }
 
+  // Client connections open on every HTTP VIP together, and the most there
+  // may be: at the cap the workers stop accepting (new connections wait in
+  // the kernel's backlog) until one ends, so clients cannot take the
+  // descriptors health checks and the control socket need.
+  void setMaxConnections(int64_t n) { max_.store(n, std::memory_order_relaxed); }
+  int64_t maxConnections() const { return max_.load(std::memory_order_relaxed); }
+  int64_t connections() const { return open_.load(std::memory_order_relaxed); }
+  uint64_t acceptPauses() const { return pauses_.load(std::memory_order_relaxed); }
+  // Workers: false when at the cap (then counted as a pause once per wait).
+  bool mayAccept() const { return open_.load(std::memory_order_relaxed) < max_.load(std::memory_order_relaxed); }
+  void opened() { open_.fetch_add(1, std::memory_order_relaxed); }
+  void closed() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  void paused() { pauses_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
   asio::io_context& control_;
   Hooks hooks_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::map<VipKey, std::shared_ptr<Slot>> slots_;
   bool started_ = false;
+  std::atomic<int64_t> open_{0}, max_{INT64_MAX};
+  std::atomic<uint64_t> pauses_{0};
 };
 
 }  // namespace xlb::proxy

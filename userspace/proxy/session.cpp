@@ -190,7 +190,14 @@ ClientInfo clientInfo(const tcp::endpoint& peer, bool tls) {
 
 }  // namespace
 
+// The proxy's count of open client connections, left when one ends.
+struct Worker::Open {
+  Proxy& p;
+  ~Open() { p.closed(); }
+};
+
 asio::awaitable<void> Worker::servePlain(tcp::socket s, std::shared_ptr<Slot> slot) {
+  Open open{owner_};
   std::error_code ec;
   auto peer = s.remote_endpoint(ec);
   if (ec) co_return;
@@ -199,6 +206,7 @@ asio::awaitable<void> Worker::servePlain(tcp::socket s, std::shared_ptr<Slot> sl
 }
 
 asio::awaitable<void> Worker::serveTls(tcp::socket s, std::shared_ptr<Slot> slot) {
+  Open open{owner_};
   std::error_code ec;
   auto peer = s.remote_endpoint(ec);
   if (ec) co_return;

@@ -106,6 +106,7 @@ class Worker {
   asio::awaitable<void> acceptLoop(std::shared_ptr<tcp::acceptor> acc, std::shared_ptr<Slot> slot);
   template <class Stream>
   asio::awaitable<void> serve(Stream& client, const ClientInfo& ci, std::shared_ptr<Slot> slot);  // ci outlives the call
+  struct Open;
   asio::awaitable<void> servePlain(tcp::socket s, std::shared_ptr<Slot> slot);
   asio::awaitable<void> serveTls(tcp::socket s, std::shared_ptr<Slot> slot);
   Balancer& balancer(const ProxyVip& vip);
