@@ -489,7 +489,7 @@ class HttpCase(unittest.TestCase):
 
     def test_connection_cap_keeps_the_next_client_waiting_not_refused(self):
         lab = self.lab
-        self.start(lab.http_vip(8080), l4=False, top="proxy: {workers: 1, max_connections: 3}\n")
+        cfg = self.start(lab.http_vip(8080), l4=False, top="proxy: {workers: 1, max_connections: 3}\n")
         p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", CAPPED_CLIENT, VIP, "8080"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: p.poll() is None and p.kill())
@@ -507,6 +507,14 @@ class HttpCase(unittest.TestCase):
         # One idle connection ends: the waiting one is served.
         out, _ = p.communicate("go\n", timeout=30)
         self.assertTrue(json.loads(out)["late"].startswith("HTTP/1.1 200"), out)
+        # A reload changes the cap.
+        with open(cfg) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text.replace("max_connections: 3", "max_connections: 7"))
+        lab.xlbctl("reload")
+        metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
+        self.assertIn("xlb_http_max_connections 7\n", metrics)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -41,7 +42,9 @@ TlsCertFiles makeCertificate() {
   X509_set_issuer_name(x, name);
   X509_set_pubkey(x, key);
   X509_sign(x, key, EVP_sha256());
-  TlsCertFiles f{::testing::TempDir() + "stream-test.pem", ::testing::TempDir() + "stream-test.key"};
+  // Per process: the sanitizer build runs the same test alongside.
+  std::string base = ::testing::TempDir() + "stream-test-" + std::to_string(::getpid());
+  TlsCertFiles f{base + ".pem", base + ".key"};
   FILE* c = std::fopen(f.certFile.c_str(), "w");
   PEM_write_X509(c, x);
   std::fclose(c);
@@ -72,6 +75,8 @@ ClientResult runClient(uint16_t port) {
   timeval tv{10, 0};  // bounded: a hang fails the test instead of blocking it
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  int small = 4096;  // the server's writer has to wait for this client to read
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     r.error = "connect failed";
     ::close(fd);
@@ -121,6 +126,7 @@ TEST(TlsStream, TunnelShapeKeyUpdateAndSealedEnd) {
       failure = "accept: " + aec.message();
       co_return;
     }
+    sock.set_option(asio::socket_base::send_buffer_size(4096));
     tls::Stream s(std::move(sock), (*ctx)->native_handle());
     if (auto ec = co_await s.handshake()) {
       failure = "handshake: " + ec.message();

@@ -443,6 +443,7 @@ Result<json> Daemon::reload() {
   }
   cfg_ = std::move(*nc);
   cfg_.file = oldFile;
+  if (proxy_) proxy_->setMaxConnections(proxyMaxConnections());
   ++generation_;
   ++reloadsOk_;
   lastReloadError_.clear();

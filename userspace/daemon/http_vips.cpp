@@ -70,17 +70,23 @@ Result<void> Daemon::startProxy() {
   return {};
 }
 
-// proxy.max_connections, else half of the descriptors left after checks,
-// control and metrics (a client connection may hold a backend connection).
+// proxy.max_connections, else what the descriptors left after checks,
+// control and metrics allow: the workers' pools of idle backend connections
+// at their fullest, then half of the rest (a client connection may hold a
+// backend connection); 16 at least.
 int64_t Daemon::proxyMaxConnections() const {
   if (cfg_.proxyMaxConnections) return cfg_.proxyMaxConnections;
-  return std::max<int64_t>(static_cast<int64_t>(spareDescriptors_ / 2), 16);
+  size_t backends = 0;
+  for (const auto& v : cfg_.vips)
+    if (v.mode == VipMode::Http) backends += v.backends.size();
+  size_t pool = proxy::kIdlePerBackend * backends * (proxy_ ? proxy_->workers() : 1);
+  size_t rest = spareDescriptors_ > pool ? spareDescriptors_ - pool : 0;
+  return std::max<int64_t>(static_cast<int64_t>(rest / 2), 16);
 }
 
 Result<SyncResult> Daemon::publishHttp(Vip& v) {
   const VipKey& key = v.cfg.key;
   if (auto r = startProxy(); !r) return xlb::unexpected(r.error());
-  proxy_->setMaxConnections(proxyMaxConnections());  // a reload may have changed it
   auto snap = std::make_shared<proxy::ProxyVip>();
   snap->key = key;
   snap->name = key.str();

@@ -15,7 +15,6 @@ namespace xlb::proxy {
 
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr size_t kIdlePerBackend = 64;
 constexpr auto kIdleFor = std::chrono::seconds(15);  // below the usual backend keep-alive (nginx: 75 s)
 constexpr auto kPeekAfter = std::chrono::milliseconds(100);
 }  // namespace
@@ -117,16 +116,17 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<tcp::acceptor> acc, std
   std::chrono::milliseconds backoff{20};
   asio::steady_timer pause(io_);
   for (;;) {
-    if (!owner_.mayAccept()) {  // at the cap: the kernel keeps the next ones waiting
+    if (!owner_.reserve()) {  // at the cap: the kernel keeps the next ones waiting
       owner_.paused();
       do {
         pause.expires_after(std::chrono::milliseconds(10));
         co_await pause.async_wait(kTuple);
         if (!acc->is_open()) co_return;
-      } while (!owner_.mayAccept());
+      } while (!owner_.reserve());
     }
     auto [ec, sock] = co_await acc->async_accept(kTuple);
     if (ec) {
+      owner_.closed();  // the reserved slot back
       if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
       // Out of descriptors: wait, do not spin.
       pause.expires_after(backoff);
@@ -139,7 +139,7 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<tcp::acceptor> acc, std
     std::error_code ignore;
     sock.set_option(tcp::no_delay(true), ignore);
     vip->stats->connections.fetch_add(1, std::memory_order_relaxed);
-    owner_.opened();  // closed() when the connection's coroutine ends
+    // The reserved slot is the connection's: closed() when its coroutine ends.
     if (vip->tls)
       asio::co_spawn(io_, serveTls(std::move(sock), slot), asio::detached);
     else

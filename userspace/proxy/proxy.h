@@ -23,6 +23,9 @@
 
 namespace xlb::proxy {
 
+// Idle keep-alive connections a worker keeps per backend.
+constexpr size_t kIdlePerBackend = 64;
+
 struct Hooks {
   // On the control thread: connecting to a backend failed (passive health).
   std::function<void(const VipKey&, const std::string& backend, const std::string& error)> connectFailed;
@@ -62,20 +65,28 @@ class Proxy {
   int64_t maxConnections() const { return max_.load(std::memory_order_relaxed); }
   int64_t connections() const { return open_.load(std::memory_order_relaxed); }
   uint64_t acceptPauses() const { return pauses_.load(std::memory_order_relaxed); }
-  // Workers: false when at the cap (then counted as a pause once per wait).
-  bool mayAccept() const { return open_.load(std::memory_order_relaxed) < max_.load(std::memory_order_relaxed); }
-  void opened() { open_.fetch_add(1, std::memory_order_relaxed); }
+  // Workers: an accept loop reserves the slot of the connection it waits
+  // for (false at the cap), so the loops of every worker and VIP together
+  // never hold more than the cap; closed() gives a slot back (the
+  // connection's end, or an accept that failed).
+  bool reserve() {
+    int64_t n = open_.load(std::memory_order_relaxed);
+    while (n < max_.load(std::memory_order_relaxed))
+      if (open_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
+    return false;
+  }
   void closed() { open_.fetch_sub(1, std::memory_order_relaxed); }
   void paused() { pauses_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   asio::io_context& control_;
   Hooks hooks_;
+  // Before the workers: their sessions' ends count down open_ as they go.
+  std::atomic<int64_t> open_{0}, max_{INT64_MAX};
+  std::atomic<uint64_t> pauses_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::map<VipKey, std::shared_ptr<Slot>> slots_;
   bool started_ = false;
-  std::atomic<int64_t> open_{0}, max_{INT64_MAX};
-  std::atomic<uint64_t> pauses_{0};
 };
 
 }  // namespace xlb::proxy

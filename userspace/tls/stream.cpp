@@ -124,11 +124,13 @@ asio::awaitable<std::error_code> Stream::fill() {
   co_return std::error_code();
 }
 
-asio::awaitable<std::error_code> Stream::flush() {
+asio::awaitable<std::error_code> Stream::flush(bool wait) {
   // In a tunnel one coroutine reads (and may have OpenSSL's answer to a key
-  // update to send) while another writes: the second to come waits for the
-  // first to finish sending, so a client that does not read holds both
-  // back instead of letting out_ grow.
+  // update to send) while another writes. A writer that comes second waits
+  // for the first to finish sending, so a client that does not read holds
+  // it back instead of letting out_ grow; a reader never waits (it must
+  // keep reading while the client's window is full).
+  if (writing_ && !wait) co_return std::error_code();
   while (writing_) {
     uint64_t seen = flushes_;
     flushed_.expires_at(asio::steady_timer::time_point::max());
@@ -155,7 +157,7 @@ asio::awaitable<std::error_code> Stream::handshake() {
   for (;;) {
     int r = SSL_do_handshake(ssl_);
     if (!out_.empty()) {  // the next flight, or the alert of a failure
-      if (auto ec = co_await flush()) co_return ec;
+      if (auto ec = co_await flush(false)) co_return ec;
     }
     if (r == 1) co_return std::error_code();
     int e = SSL_get_error(ssl_, r);
@@ -179,7 +181,7 @@ asio::awaitable<std::tuple<std::error_code, size_t>> Stream::readSome(char* p, s
     size_t got = 0;
     int r = SSL_read_ex(ssl_, p, n, &got);
     if (!out_.empty()) {  // a key update's answer
-      if (auto ec = co_await flush()) co_return R{ec, 0};
+      if (auto ec = co_await flush(false)) co_return R{ec, 0};
     }
     if (r == 1) co_return R{std::error_code(), got};
     int e = SSL_get_error(ssl_, r);
@@ -208,7 +210,7 @@ asio::awaitable<std::error_code> Stream::write(std::string_view data) {
     }
     data.remove_prefix(put);
   }
-  co_return co_await flush();
+  co_return co_await flush(true);
 }
 
 std::error_code Stream::seal(std::string_view data, std::string& wire) {

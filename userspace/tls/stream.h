@@ -52,9 +52,11 @@ class Stream {
   static int bioRead(BIO* b, char* out, size_t len, size_t* got);
   static int bioWrite(BIO* b, const char* in, size_t len, size_t* put);
   static long bioCtrl(BIO* b, int cmd, long num, void* ptr);
-  // Sends what OpenSSL wrote (out_); waits first while another coroutine
-  // sends, so that every writer is held back by a slow client.
-  asio::awaitable<std::error_code> flush();
+  // Sends what OpenSSL wrote (out_). While another coroutine sends, a
+  // writer waits for it (a slow client holds every writer back); a reader
+  // leaves its bytes (a key update's answer) to that coroutine, which sends
+  // them too, and goes on reading.
+  asio::awaitable<std::error_code> flush(bool wait);
   // More bytes from the socket into in_.
   asio::awaitable<std::error_code> fill();
   std::error_code failure(int r);
