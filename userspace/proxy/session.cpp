@@ -172,10 +172,11 @@ struct AccessLog {
   }
 };
 
-// asio sets SSL_MODE_RELEASE_BUFFERS: OpenSSL then frees its 17 kB record
-// buffers after every read and write and allocates them again for the
-// next, which costs more than the proxying of a small request. Kept while
-// requests flow; released for a websocket tunnel, which mostly idles.
+// asio's TLS stream (backends) sets SSL_MODE_RELEASE_BUFFERS: OpenSSL then
+// frees its 17 kB record buffers after every read and write and allocates
+// them again for the next, which costs more than the proxying of a small
+// request. Kept while requests flow (a client's tls::Stream never sets it);
+// released on both sides for a websocket tunnel, which mostly idles.
 void keepTlsBuffers(SSL* ssl) { SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS); }
 void releaseTlsBuffers(tcp::socket&) {}
 void releaseTlsBuffers(tls::Stream& s) { SSL_set_mode(s.native_handle(), SSL_MODE_RELEASE_BUFFERS); }
