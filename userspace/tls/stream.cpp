@@ -198,22 +198,7 @@ asio::awaitable<std::tuple<std::error_code, size_t>> Stream::readSome(char* p, s
   }
 }
 
-asio::awaitable<std::error_code> Stream::write(std::string_view data) {
-  if (!ssl_) co_return protocolError();
-  StaleErrors stale;
-  while (!data.empty()) {
-    size_t put = 0;
-    if (SSL_write_ex(ssl_, data.data(), data.size(), &put) != 1) {
-      if (stale.retry()) continue;
-      ERR_clear_error();
-      co_return protocolError();
-    }
-    data.remove_prefix(put);
-  }
-  co_return co_await flush(true);
-}
-
-std::error_code Stream::seal(std::string_view data, std::string& wire) {
+std::error_code Stream::encrypt(std::string_view data) {
   if (!ssl_) return protocolError();
   StaleErrors stale;
   while (!data.empty()) {
@@ -225,6 +210,16 @@ std::error_code Stream::seal(std::string_view data, std::string& wire) {
     }
     data.remove_prefix(put);
   }
+  return {};
+}
+
+asio::awaitable<std::error_code> Stream::write(std::string_view data) {
+  if (auto ec = encrypt(data)) co_return ec;
+  co_return co_await flush(true);
+}
+
+std::error_code Stream::seal(std::string_view data, std::string& wire) {
+  if (auto ec = encrypt(data)) return ec;
   if (SSL_shutdown(ssl_) < 0) ERR_clear_error();
   wire.swap(out_);
   out_.clear();

@@ -59,7 +59,8 @@ class Stream {
   asio::awaitable<std::error_code> flush(bool wait);
   // More bytes from the socket into in_.
   asio::awaitable<std::error_code> fill();
-  std::error_code failure(int r);
+  // data as records in out_ (our BIO takes everything: never partial).
+  std::error_code encrypt(std::string_view data);
 
   tcp::socket sock_;
   SSL* ssl_ = nullptr;
