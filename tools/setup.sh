@@ -37,7 +37,7 @@ if [ "$tests" = ON ]; then
   PKGS+=(clang-16 dpkg-dev file systemd tcpdump)
 fi
 if [ "$bench" = ON ]; then
-  PKGS+=(haproxy nginx-light wrk)
+  PKGS+=(haproxy nginx-light wrk tcpdump)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

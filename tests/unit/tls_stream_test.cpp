@@ -16,6 +16,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -177,6 +178,49 @@ TEST(TlsStream, TunnelShapeKeyUpdateAndSealedEnd) {
   for (size_t i = 0; i < total && same; ++i) same = client.received[i] == patternAt(i);
   EXPECT_TRUE(same) << "the megabyte came back altered";
   EXPECT_EQ(client.received.substr(total), "bye");
+}
+
+}  // namespace
+}  // namespace xlb
+
+namespace xlb {
+namespace {
+
+// One handshake's expensive step per pass over the worker's ready
+// handlers: a ticker that re-posts itself counts passes, and each of three
+// handshakes that ask for a turn in the same pass gets it in a later pass
+// than the one before, in order. A waiter whose handshake is cancelled
+// (its timeout) leaves the line and is never granted.
+TEST(TlsStream, HandshakeTurnsOnePerPassInOrderAndCancellable) {
+  asio::io_context io;
+  tls::HandshakeTurns turns(io);
+  int passes = 0;
+  bool ticking = true;
+  std::function<void()> tick = [&] {
+    ++passes;
+    if (ticking) asio::post(io, tick);
+  };
+  asio::post(io, tick);
+  std::vector<std::pair<char, int>> granted;  // who, at which pass
+  auto take = [&](char who) -> asio::awaitable<void> {
+    if (co_await turns.take()) granted.emplace_back(who, passes);
+  };
+  for (char c : {'a', 'b', 'c'}) asio::co_spawn(io, take(c), asio::detached);
+  // d waits behind them, and its handshake is cancelled (its timeout) before its turn.
+  asio::cancellation_signal cancelD;
+  asio::co_spawn(io, take('d'), asio::bind_cancellation_slot(cancelD.slot(), asio::detached));
+  while (turns.waiting() < 3) io.run_one();  // b, c and d in line; a has this pass's turn
+  cancelD.emit(asio::cancellation_type::terminal);
+  while (granted.size() < 3) io.run_one();
+  ticking = false;
+  io.run_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(granted.size(), 3u);
+  EXPECT_EQ(granted[0].first, 'a');
+  EXPECT_EQ(granted[1].first, 'b');
+  EXPECT_EQ(granted[2].first, 'c');
+  EXPECT_LT(granted[0].second, granted[1].second);  // a pass apart at least
+  EXPECT_LT(granted[1].second, granted[2].second);
+  EXPECT_EQ(turns.waiting(), 0u);
 }
 
 }  // namespace

@@ -26,8 +26,12 @@ Before the rounds, openssl s_client checks that the resumed ports resume
 and the full-handshake ports do not. Reported per scenario: the median over
 rounds of requests/s, p50 and p99 latency (wrk --latency) and the proxy's
 CPU seconds per 10k requests (/proc/PID/stat, over the run); and
-xlbd/HAProxy ratios. Every response is checked: wrk's non-2xx responses and
-socket errors are printed, and any of xlbd's fails the run."""
+xlbd/HAProxy ratios. With --wire, the connection-per-request scenarios
+also report the proxy's share of the latency: request segment to answer
+segment on the client's interface (tcpdump), without the client's own
+queueing (wrk is the bottleneck there). Every response is checked: wrk's
+non-2xx responses and socket errors are printed, and any of xlbd's fails
+the run."""
 import argparse
 import json
 import os
@@ -133,6 +137,41 @@ def check_resumption(lab):
                 raise RuntimeError("%s port %d: sessions resumed %s, expected %s" % (proxy, ports[kind], seen, want))
 
 
+def wire_latencies(text, port):
+    """From tcpdump's text of the client's interface: per connection, the time
+    from the request (the client's last data segment before the answer) to
+    the answer (the proxy's data segments that end with its FIN: the
+    response, and on TLS close_notify), in ms. That is what the client's
+    kernel sees, without the client's own queueing: the proxy's share of the
+    latency wrk reports. One request per connection (the
+    connection-per-request scenarios); data the proxy sends between the
+    handshake and the request (TLS 1.3 session tickets) is not the answer."""
+    conns, current = [], {}
+    for line in text.splitlines():
+        m = re.match(r"(\d+\.\d+) IP \S+?\.(\d+) > \S+?\.(\d+): Flags \[([^]]*)\].* length (\d+)", line)
+        if not m:
+            continue
+        t, sport, dport, flags, n = float(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), int(m.group(5))
+        if dport == port and flags == "S":
+            current[sport] = []
+            conns.append(current[sport])
+        if dport == port and sport in current and n:
+            current[sport].append(("c", t, False))
+        elif sport == port and dport in current and (n or "F" in flags):
+            current[dport].append(("s", t, "F" in flags))
+    out = []
+    for segs in conns:
+        fin = next((i for i, s in enumerate(segs) if s[2]), None)
+        if fin is None:
+            continue
+        j = fin
+        while j > 0 and segs[j - 1][0] == "s":
+            j -= 1
+        if j > 0:
+            out.append((segs[j][1] - segs[j - 1][1]) * 1000)
+    return out
+
+
 def socket_states(lab, host):
     """TCP sockets in a namespace counted by state and by the well-known port
     (the lower of the two) they use: what a run leaves behind."""
@@ -181,6 +220,10 @@ def main():
                     help="after every run, print the load balancer namespace's socket summary (ss -s)")
     ap.add_argument("--syscalls", action="store_true",
                     help="count each proxy's system calls (perf stat) during round 0 and report them per request")
+    ap.add_argument("--wire", action="store_true",
+                    help="in the connection-per-request scenarios, capture the client's interface (tcpdump) and "
+                    "report the proxy's share of the latency: request segment to answer segment, as the client's "
+                    "kernel sees them")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (namespaces)", file=sys.stderr)
@@ -191,7 +234,7 @@ def main():
             scenarios = [SCENARIOS[int(i)] for i in a.only.split(",")]
         except (ValueError, IndexError):
             ap.error("--only takes scenario numbers 0-%d separated by commas, e.g. --only 1,3" % (len(SCENARIOS) - 1))
-    for tool in ("haproxy", "nginx", "wrk", "taskset"):
+    for tool in ("haproxy", "nginx", "wrk", "taskset") + (("tcpdump",) if a.wire else ()):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
             print("%s is missing: sudo tools/setup.sh --bench installs what the benchmark needs" % tool, file=sys.stderr)
             return 2
@@ -259,7 +302,26 @@ def main():
                     if a.syscalls and rnd == 0:
                         stat = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
                                                  str(pids[proxy])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                    cap = None
+                    per_request = "Connection: close" in args
+                    if a.wire and per_request:
+                        pcap = os.path.join(lab.run_dir, "wire.pcap")
+                        cap = subprocess.Popen(lab.nsenter("client") + [
+                            "tcpdump", "-i", "eth0", "-n", "-s", "96", "-B", "65536", "-w", pcap,
+                            "tcp port %d" % PORTS[proxy][kind]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        time.sleep(1)  # listening before the first SYN
                     r = wrk(lab, url, args, a.seconds)
+                    if cap:
+                        cap.send_signal(2)
+                        dropped = re.search(r"(\d+) packets dropped by kernel", cap.communicate(timeout=30)[1].decode())
+                        text = xlblab.run(["tcpdump", "-r", pcap, "-n", "-tt"]).stdout
+                        lat = sorted(wire_latencies(text, PORTS[proxy][kind]))
+                        if lat:
+                            r.update(wire_p50=lat[len(lat) // 2], wire_p99=lat[int(len(lat) * 0.99)])
+                            print("round %d  %-26s %-8s on the wire: %d requests, p50 %.2f ms, p99 %.2f ms%s" % (
+                                rnd, name, proxy, len(lat), r["wire_p50"], r["wire_p99"],
+                                ", %s packets dropped by the capture" % dropped.group(1)
+                                if dropped and dropped.group(1) != "0" else ""), flush=True)
                     if perf:
                         perf.send_signal(2)
                         perf.wait(timeout=30)

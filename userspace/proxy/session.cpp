@@ -215,7 +215,7 @@ asio::awaitable<void> Worker::serveTls(tcp::socket s, std::shared_ptr<Slot> slot
   auto vip = slot->current.load();
   tls::Stream tls(std::move(s), vip->tls->native_handle());
   asio::steady_timer t(io_, vip->cfg.timeouts.clientHeader);
-  auto r = co_await (tls.handshake() || t.async_wait(kTuple));
+  auto r = co_await (tls.handshake(&turns_) || t.async_wait(kTuple));
   if (r.index() == 1 || std::get<0>(r)) {
     vip->stats->tlsFailures.fetch_add(1, std::memory_order_relaxed);
     closeStream(tls);

@@ -20,6 +20,7 @@
 #include "balance.h"
 #include "proxy.h"
 #include "snapshot.h"
+#include "turns.h"
 
 namespace xlb::proxy {
 
@@ -119,6 +120,7 @@ class Worker {
   std::map<VipKey, std::shared_ptr<tcp::acceptor>> listeners_;
   std::map<VipKey, std::pair<Balance, std::unique_ptr<Balancer>>> balancers_;
   BackendPool pool_;
+  tls::HandshakeTurns turns_{io_};
   std::atomic<int64_t> sessions_{0};
 };
 

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <cstring>
@@ -33,6 +34,29 @@ struct StaleErrors {
 };
 
 }  // namespace
+
+asio::awaitable<bool> HandshakeTurns::take() {
+  if (!taken_) {
+    taken_ = true;
+    asio::post(io_, [this] { pass(); });
+    co_return true;
+  }
+  Waiter w{asio::steady_timer(io_, asio::steady_timer::time_point::max())};
+  waiting_.push_back(&w);
+  co_await w.timer.async_wait(kTuple);  // cancelled by pass(), or by the caller's cancellation
+  if (!w.granted) std::erase(waiting_, &w);
+  co_return w.granted;
+}
+
+void HandshakeTurns::pass() {
+  taken_ = false;
+  if (waiting_.empty()) return;
+  taken_ = true;
+  waiting_.front()->granted = true;
+  waiting_.front()->timer.cancel();
+  waiting_.pop_front();
+  asio::post(io_, [this] { pass(); });
+}
 
 int Stream::bioRead(BIO* b, char* out, size_t len, size_t* got) {
   auto* s = static_cast<Stream*>(BIO_get_data(b));
@@ -151,10 +175,15 @@ asio::awaitable<std::error_code> Stream::flush(bool wait) {
   co_return ec;
 }
 
-asio::awaitable<std::error_code> Stream::handshake() {
+asio::awaitable<std::error_code> Stream::handshake(HandshakeTurns* turns) {
   if (!ssl_) co_return protocolError();
   StaleErrors stale;
   for (;;) {
+    // The first call with the ClientHello in hand is the expensive one.
+    if (turns && inEnd_ > inBegin_) {
+      if (!co_await turns->take()) co_return asio::error::operation_aborted;
+      turns = nullptr;
+    }
     int r = SSL_do_handshake(ssl_);
     if (!out_.empty()) {  // the next flight, or the alert of a failure
       if (auto ec = co_await flush(false)) co_return ec;

@@ -23,6 +23,8 @@
 #include <tuple>
 #include <vector>
 
+#include "turns.h"
+
 namespace xlb::tls {
 
 class Stream {
@@ -38,7 +40,8 @@ class Stream {
   SSL* native_handle() { return ssl_; }
 
   // The server's handshake; an error when it fails or the client leaves.
-  asio::awaitable<std::error_code> handshake();
+  // With turns, its expensive step waits for the worker's turn.
+  asio::awaitable<std::error_code> handshake(HandshakeTurns* turns = nullptr);
   // Up to n bytes of application data; asio::error::eof when the client
   // closed (with or without close_notify).
   asio::awaitable<std::tuple<std::error_code, size_t>> readSome(char* p, size_t n);
