@@ -117,6 +117,7 @@ TEST(TlsStream, TunnelShapeKeyUpdateAndSealedEnd) {
   auto ctx = tls::serverContext({makeCertificate()});
   ASSERT_TRUE(ctx) << ctx.error().message;
   asio::io_context io;
+  tls::HandshakeTurns turns(io);
   tcp::acceptor acc(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   const size_t total = 1 << 20;
   std::string got;
@@ -129,7 +130,7 @@ TEST(TlsStream, TunnelShapeKeyUpdateAndSealedEnd) {
     }
     sock.set_option(asio::socket_base::send_buffer_size(4096));
     tls::Stream s(std::move(sock), (*ctx)->native_handle());
-    if (auto ec = co_await s.handshake()) {
+    if (auto ec = co_await s.handshake(&turns)) {
       failure = "handshake: " + ec.message();
       co_return;
     }
@@ -178,6 +179,7 @@ TEST(TlsStream, TunnelShapeKeyUpdateAndSealedEnd) {
   for (size_t i = 0; i < total && same; ++i) same = client.received[i] == patternAt(i);
   EXPECT_TRUE(same) << "the megabyte came back altered";
   EXPECT_EQ(client.received.substr(total), "bye");
+  EXPECT_EQ(turns.given(), 1u) << "the handshake did not wait for a turn at its ClientHello";
 }
 
 }  // namespace
@@ -190,7 +192,9 @@ namespace {
 // handlers: a ticker that re-posts itself counts passes, and each of three
 // handshakes that ask for a turn in the same pass gets it in a later pass
 // than the one before, in order. A waiter whose handshake is cancelled
-// (its timeout) leaves the line and is never granted.
+// (its timeout) while in line leaves it and is never granted; one
+// cancelled after its turn came but before it ran does not use it; and
+// once the line is empty the next handshake goes at once (no turn lost).
 TEST(TlsStream, HandshakeTurnsOnePerPassInOrderAndCancellable) {
   asio::io_context io;
   tls::HandshakeTurns turns(io);
@@ -202,18 +206,24 @@ TEST(TlsStream, HandshakeTurnsOnePerPassInOrderAndCancellable) {
   };
   asio::post(io, tick);
   std::vector<std::pair<char, int>> granted;  // who, at which pass
+  std::string refused;
   auto take = [&](char who) -> asio::awaitable<void> {
-    if (co_await turns.take()) granted.emplace_back(who, passes);
+    if (co_await turns.take())
+      granted.emplace_back(who, passes);
+    else
+      refused += who;
+  };
+  auto runUntil = [&](auto done) {
+    for (int i = 0; i < 10000 && !done(); ++i) io.run_one();
+    return done();
   };
   for (char c : {'a', 'b', 'c'}) asio::co_spawn(io, take(c), asio::detached);
-  // d waits behind them, and its handshake is cancelled (its timeout) before its turn.
+  // d waits behind them, and its handshake is cancelled before its turn.
   asio::cancellation_signal cancelD;
   asio::co_spawn(io, take('d'), asio::bind_cancellation_slot(cancelD.slot(), asio::detached));
-  while (turns.waiting() < 3) io.run_one();  // b, c and d in line; a has this pass's turn
+  ASSERT_TRUE(runUntil([&] { return turns.waiting() == 3; }));  // b, c, d in line; a has this pass's turn
   cancelD.emit(asio::cancellation_type::terminal);
-  while (granted.size() < 3) io.run_one();
-  ticking = false;
-  io.run_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(runUntil([&] { return granted.size() == 3 && refused == "d"; }));
   ASSERT_EQ(granted.size(), 3u);
   EXPECT_EQ(granted[0].first, 'a');
   EXPECT_EQ(granted[1].first, 'b');
@@ -221,6 +231,33 @@ TEST(TlsStream, HandshakeTurnsOnePerPassInOrderAndCancellable) {
   EXPECT_LT(granted[0].second, granted[1].second);  // a pass apart at least
   EXPECT_LT(granted[1].second, granted[2].second);
   EXPECT_EQ(turns.waiting(), 0u);
+
+  // f is given its turn, and its handshake times out before it runs.
+  asio::co_spawn(io, take('e'), asio::detached);
+  asio::cancellation_signal cancelF;
+  asio::co_spawn(io, take('f'), asio::bind_cancellation_slot(cancelF.slot(), asio::detached));
+  ASSERT_TRUE(runUntil([&] { return turns.waiting() == 1; }));  // f behind e
+  ASSERT_TRUE(runUntil([&] { return turns.waiting() == 0; }));  // f granted, not yet resumed
+  cancelF.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(runUntil([&] { return refused == "df"; }));
+  EXPECT_EQ(granted.back().first, 'e');
+
+  // Nothing in line: the next one goes in the same pass.
+  ASSERT_TRUE(runUntil([&] { return turns.waiting() == 0 && granted.size() == 4; }));
+  for (int i = 0; i < 10; ++i) io.run_one();  // every pending turn handed on
+  int before = passes;
+  bool now = false;
+  auto last = [&]() -> asio::awaitable<void> {
+    int at = passes;
+    bool ok = co_await turns.take();
+    now = ok && passes == at;
+  };
+  asio::co_spawn(io, last(), asio::detached);
+  ASSERT_TRUE(runUntil([&] { return passes > before + 2; }));
+  EXPECT_TRUE(now) << "a free turn was not given at once";
+  ticking = false;
+  io.run_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(turns.given(), 6u);  // a, b, c, e, f (unused) and the last
 }
 
 }  // namespace

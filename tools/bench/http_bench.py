@@ -138,38 +138,55 @@ def check_resumption(lab):
 
 
 def wire_latencies(text, port):
-    """From tcpdump's text of the client's interface: per connection, the time
-    from the request (the client's last data segment before the answer) to
-    the answer (the proxy's data segments that end with its FIN: the
-    response, and on TLS close_notify), in ms. That is what the client's
-    kernel sees, without the client's own queueing: the proxy's share of the
-    latency wrk reports. One request per connection (the
-    connection-per-request scenarios); data the proxy sends between the
-    handshake and the request (TLS 1.3 session tickets) is not the answer."""
+    """From tcpdump's text of the client's interface, per connection (one
+    request each: the connection-per-request scenarios), in ms, as the
+    client's kernel sees the segments (without the client's own queueing,
+    which dominates wrk's figures when wrk is the bottleneck):
+      answer: from the request (the client's last data segment before the
+        proxy's FIN; its first transmission) to the last data segment of the
+        proxy's answer (xlbd sends the response, close_notify and FIN in
+        one; HAProxy its close_notify microseconds after the response).
+        TLS 1.3 session tickets, which may come before or after the request,
+        are not mistaken for the answer's start this way.
+      hello (TLS): from the ClientHello to the proxy's first flight, the
+        handshake's share, where waiting for a handshake turn shows.
+    Returns (answers, hellos)."""
     conns, current = [], {}
     for line in text.splitlines():
-        m = re.match(r"(\d+\.\d+) IP \S+?\.(\d+) > \S+?\.(\d+): Flags \[([^]]*)\].* length (\d+)", line)
+        m = re.match(r"(\d+\.\d+) IP \S+?\.(\d+) > \S+?\.(\d+): Flags \[([^]]*)\](?:, seq (\d+))?.* length (\d+)",
+                     line)
         if not m:
             continue
-        t, sport, dport, flags, n = float(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), int(m.group(5))
+        t, sport, dport, flags = float(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
+        seq, n = m.group(5), int(m.group(6))
         if dport == port and flags == "S":
             current[sport] = []
             conns.append(current[sport])
         if dport == port and sport in current and n:
-            current[sport].append(("c", t, False))
+            current[sport].append(("c", t, False, seq))
         elif sport == port and dport in current and (n or "F" in flags):
-            current[dport].append(("s", t, "F" in flags))
-    out = []
+            current[dport].append(("s", t, "F" in flags and not n, seq))
+    answers, hellos = [], []
     for segs in conns:
-        fin = next((i for i, s in enumerate(segs) if s[2]), None)
-        if fin is None:
+        first = {}
+        for who, t, _, seq in segs:
+            first.setdefault((who, seq), t)  # a retransmission keeps its first time
+        if len(segs) >= 2 and segs[0][0] == "c" and segs[1][0] == "s" and port not in (
+                PORTS["xlbd"]["plain"], PORTS["haproxy"]["plain"]):
+            hellos.append((segs[1][1] - segs[0][1]) * 1000)
+        end = None  # the answer's last data segment: the proxy's last
+        for i, (who, t, bare_fin, seq) in enumerate(segs):
+            if who == "s" and not bare_fin:
+                end = i
+        if end is None:
             continue
-        j = fin
+        j = end
         while j > 0 and segs[j - 1][0] == "s":
             j -= 1
         if j > 0:
-            out.append((segs[j][1] - segs[j - 1][1]) * 1000)
-    return out
+            req = segs[j - 1]
+            answers.append((segs[end][1] - first[("c", req[3])]) * 1000)
+    return answers, hellos
 
 
 def socket_states(lab, host):
@@ -315,13 +332,16 @@ def main():
                         cap.send_signal(2)
                         dropped = re.search(r"(\d+) packets dropped by kernel", cap.communicate(timeout=30)[1].decode())
                         text = xlblab.run(["tcpdump", "-r", pcap, "-n", "-tt"]).stdout
-                        lat = sorted(wire_latencies(text, PORTS[proxy][kind]))
-                        if lat:
-                            r.update(wire_p50=lat[len(lat) // 2], wire_p99=lat[int(len(lat) * 0.99)])
-                            print("round %d  %-26s %-8s on the wire: %d requests, p50 %.2f ms, p99 %.2f ms%s" % (
-                                rnd, name, proxy, len(lat), r["wire_p50"], r["wire_p99"],
-                                ", %s packets dropped by the capture" % dropped.group(1)
-                                if dropped and dropped.group(1) != "0" else ""), flush=True)
+                        answers, hellos = (sorted(x) for x in wire_latencies(text, PORTS[proxy][kind]))
+                        pct = lambda xs, q: xs[min(int(len(xs) * q), len(xs) - 1)] if xs else float("nan")
+                        r.update(wire_p50=pct(answers, 0.5), wire_p99=pct(answers, 0.99),
+                                 hello_p50=pct(hellos, 0.5), hello_p99=pct(hellos, 0.99))
+                        print("round %d  %-26s %-8s on the wire: %d answers p50 %.2f p99 %.2f ms%s%s" % (
+                            rnd, name, proxy, len(answers), r["wire_p50"], r["wire_p99"],
+                            "; %d handshakes (ClientHello to first flight) p50 %.2f p99 %.2f ms" % (
+                                len(hellos), r["hello_p50"], r["hello_p99"]) if hellos else "",
+                            "; %s packets dropped by the capture" % dropped.group(1)
+                            if dropped and dropped.group(1) != "0" else ""), flush=True)
                     if perf:
                         perf.send_signal(2)
                         perf.wait(timeout=30)
@@ -358,6 +378,18 @@ def main():
         print("%-26s | %8.0f %6.2f/%-7.2f %7.3f | %8.0f %6.2f/%-7.2f %7.3f | %.2fx, %.2fx" % (
             name, x["rps"], x["p50"], x["p99"], x["cpu_per_10k"], h["rps"], h["p50"], h["p99"], h["cpu_per_10k"],
             x["rps"] / h["rps"], x["cpu_per_10k"] / h["cpu_per_10k"]))
+    if a.wire:
+        print("\non the wire (--wire), medians over rounds, ms: answer p50/p99; handshake p50/p99")
+        for name, _, _ in scenarios:
+            cells = []
+            for proxy in ("xlbd", "haproxy"):
+                rs = [r for r in results if r["scenario"] == name and r["proxy"] == proxy and "wire_p50" in r]
+                if rs:
+                    med = {k: statistics.median(r[k] for r in rs) for k in ("wire_p50", "wire_p99", "hello_p50", "hello_p99")}
+                    cells.append("%s %.2f/%.2f; %.2f/%.2f" % (proxy, med["wire_p50"], med["wire_p99"],
+                                                             med["hello_p50"], med["hello_p99"]))
+            if cells:
+                print("%-26s | %s" % (name, " | ".join(cells)))
     failed = {p: sum(r["problems"] for r in results if r["proxy"] == p) for p in ("xlbd", "haproxy")}
     if any(failed.values()):
         print("\nfailed responses (non-2xx or socket errors): xlbd %d, haproxy %d" % (failed["xlbd"], failed["haproxy"]))

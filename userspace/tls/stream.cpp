@@ -5,6 +5,7 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <cstring>
@@ -38,20 +39,28 @@ struct StaleErrors {
 asio::awaitable<bool> HandshakeTurns::take() {
   if (!taken_) {
     taken_ = true;
+    ++given_;
     asio::post(io_, [this] { pass(); });
     co_return true;
   }
   Waiter w{asio::steady_timer(io_, asio::steady_timer::time_point::max())};
   waiting_.push_back(&w);
   co_await w.timer.async_wait(kTuple);  // cancelled by pass(), or by the caller's cancellation
-  if (!w.granted) std::erase(waiting_, &w);
-  co_return w.granted;
+  if (!w.granted) {
+    std::erase(waiting_, &w);
+    co_return false;
+  }
+  // Granted, but the handshake may have timed out in the same pass: its
+  // turn is then left unused rather than spent on a connection that is gone.
+  auto cs = co_await asio::this_coro::cancellation_state;
+  co_return cs.cancelled() == asio::cancellation_type::none;
 }
 
 void HandshakeTurns::pass() {
   taken_ = false;
   if (waiting_.empty()) return;
   taken_ = true;
+  ++given_;
   waiting_.front()->granted = true;
   waiting_.front()->timer.cancel();
   waiting_.pop_front();
@@ -125,6 +134,7 @@ Stream::Stream(tcp::socket s, SSL_CTX* ctx) : sock_(std::move(s)), in_(kInput), 
   BIO_set_init(b, 1);
   SSL_set_bio(ssl_, b, b);
   SSL_set_accept_state(ssl_);
+  SSL_set_app_data(ssl_, this);
 }
 
 Stream::~Stream() {
@@ -175,21 +185,32 @@ asio::awaitable<std::error_code> Stream::flush(bool wait) {
   co_return ec;
 }
 
+int Stream::onClientHello(SSL* ssl, int*, void*) {
+  auto* s = static_cast<Stream*>(SSL_get_app_data(ssl));
+  if (!s || s->hello_ == Hello::Free) return SSL_CLIENT_HELLO_SUCCESS;
+  if (s->hello_ == Hello::Wait) return SSL_CLIENT_HELLO_RETRY;  // handshake() takes a turn first
+  s->hello_ = Hello::Wait;  // a second ClientHello (after a HelloRetryRequest) waits again
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 asio::awaitable<std::error_code> Stream::handshake(HandshakeTurns* turns) {
   if (!ssl_) co_return protocolError();
   StaleErrors stale;
+  // OpenSSL stops at each whole ClientHello (onClientHello): the step after
+  // it is the expensive one, and waits for the worker's turn.
+  hello_ = turns ? Hello::Wait : Hello::Free;
   for (;;) {
-    // The first call with the ClientHello in hand is the expensive one.
-    if (turns && inEnd_ > inBegin_) {
-      if (!co_await turns->take()) co_return asio::error::operation_aborted;
-      turns = nullptr;
-    }
     int r = SSL_do_handshake(ssl_);
     if (!out_.empty()) {  // the next flight, or the alert of a failure
       if (auto ec = co_await flush(false)) co_return ec;
     }
     if (r == 1) co_return std::error_code();
     int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_CLIENT_HELLO_CB && turns) {
+      if (!co_await turns->take()) co_return asio::error::operation_aborted;
+      hello_ = Hello::Go;
+      continue;
+    }
     if (e == SSL_ERROR_WANT_READ) {
       if (eof_) co_return asio::error::eof;
       if (auto ec = co_await fill()) co_return ec;

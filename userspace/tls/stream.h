@@ -42,6 +42,9 @@ class Stream {
   // The server's handshake; an error when it fails or the client leaves.
   // With turns, its expensive step waits for the worker's turn.
   asio::awaitable<std::error_code> handshake(HandshakeTurns* turns = nullptr);
+  // The server contexts' client-hello callback (serverContext sets it):
+  // holds the handshake at each whole ClientHello until it has its turn.
+  static int onClientHello(SSL* ssl, int* alert, void* arg);
   // Up to n bytes of application data; asio::error::eof when the client
   // closed (with or without close_notify).
   asio::awaitable<std::tuple<std::error_code, size_t>> readSome(char* p, size_t n);
@@ -55,6 +58,7 @@ class Stream {
   static int bioRead(BIO* b, char* out, size_t len, size_t* got);
   static int bioWrite(BIO* b, const char* in, size_t len, size_t* put);
   static long bioCtrl(BIO* b, int cmd, long num, void* ptr);
+  enum class Hello : uint8_t { Free, Wait, Go };  // no turns; stop at the next ClientHello; go on
   // Sends what OpenSSL wrote (out_). While another coroutine sends, a
   // writer waits for it (a slow client holds every writer back); a reader
   // leaves its bytes (a key update's answer) to that coroutine, which sends
@@ -70,6 +74,7 @@ class Stream {
   std::vector<char> in_;
   size_t inBegin_ = 0, inEnd_ = 0;
   bool eof_ = false;
+  Hello hello_ = Hello::Free;
   std::string out_, sending_;
   bool writing_ = false;
   asio::steady_timer flushed_;  // a waiting writer's: cancelled when a flush ends

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "stream.h"
+
 namespace xlb::tls {
 
 namespace {
@@ -110,6 +112,7 @@ Result<void> harden(SSL_CTX* c, bool resumption) {
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_cipher_list(c, kCiphers12) != 1) return fail(0, "cannot set ciphers: " + sslError());
   SSL_CTX_set_alpn_select_cb(c, selectAlpn, nullptr);
+  SSL_CTX_set_client_hello_cb(c, Stream::onClientHello, nullptr);
   if (resumption) {
     SSL_CTX_set_tlsext_ticket_key_evp_cb(c, ticketKey);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);

@@ -11,12 +11,17 @@
 // answer's first (on the client's wire) was 4.7 ms at the median and 43 ms
 // at p99, against HAProxy's 3.0 and 7.7, which runs one such "heavy" step
 // per pass too. With turns, work in progress goes first and a handshake
-// waits at most one pass per handshake ahead of it; none is refused.
+// waits one pass per handshake ahead of it (within its client-header
+// timeout, like any other wait). The step taken in turns starts at a whole
+// ClientHello (OpenSSL's client-hello callback holds the handshake there),
+// so a ClientHello split over segments, or a second one after a
+// HelloRetryRequest, cannot skip the line.
 #pragma once
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <cstdint>
 #include <deque>
 
 namespace xlb::tls {
@@ -32,6 +37,7 @@ class HandshakeTurns {
   asio::awaitable<bool> take();
 
   size_t waiting() const { return waiting_.size(); }
+  uint64_t given() const { return given_; }  // turns given so far
 
  private:
   struct Waiter {
@@ -42,6 +48,7 @@ class HandshakeTurns {
 
   asio::io_context& io_;
   bool taken_ = false;  // this pass's turn is given
+  uint64_t given_ = 0;
   std::deque<Waiter*> waiting_;
 };
 
