@@ -24,6 +24,13 @@ std::error_code protocolError() { return std::make_error_code(std::errc::protoco
 // call, and clearing it before every call costs a thread-local lookup each.
 // Instead a failure that says "library error" is checked once more with
 // the queue cleared: a stale entry then shows as the WANT_READ it was.
+// Where a Stream finds itself from its SSL (its own index: app data is
+// asio::ssl's on other connections).
+int streamIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 struct StaleErrors {
   bool retried = false;
   bool retry() {
@@ -134,7 +141,7 @@ Stream::Stream(tcp::socket s, SSL_CTX* ctx) : sock_(std::move(s)), in_(kInput), 
   BIO_set_init(b, 1);
   SSL_set_bio(ssl_, b, b);
   SSL_set_accept_state(ssl_);
-  SSL_set_app_data(ssl_, this);
+  SSL_set_ex_data(ssl_, streamIndex(), this);
 }
 
 Stream::~Stream() {
@@ -186,7 +193,7 @@ asio::awaitable<std::error_code> Stream::flush(bool wait) {
 }
 
 int Stream::onClientHello(SSL* ssl, int*, void*) {
-  auto* s = static_cast<Stream*>(SSL_get_app_data(ssl));
+  auto* s = static_cast<Stream*>(SSL_get_ex_data(ssl, streamIndex()));
   if (!s || s->hello_ == Hello::Free) return SSL_CLIENT_HELLO_SUCCESS;
   if (s->hello_ == Hello::Wait) return SSL_CLIENT_HELLO_RETRY;  // handshake() takes a turn first
   s->hello_ = Hello::Wait;  // a second ClientHello (after a HelloRetryRequest) waits again
