@@ -143,7 +143,7 @@ def wire_latencies(text, port):
     client's kernel sees the segments (without the client's own queueing,
     which dominates wrk's figures when wrk is the bottleneck):
       answer: from the request (the client's last data segment before the
-        proxy's FIN; its first transmission) to the last data segment of the
+        proxy's answer; its first transmission) to the last data segment of the
         proxy's answer (xlbd sends the response, close_notify and FIN in
         one; HAProxy its close_notify microseconds after the response).
         TLS 1.3 session tickets, which may come before or after the request,
@@ -163,21 +163,19 @@ def wire_latencies(text, port):
             current[sport] = []
             conns.append(current[sport])
         if dport == port and sport in current and n:
-            current[sport].append(("c", t, False, seq))
-        elif sport == port and dport in current and (n or "F" in flags):
-            current[dport].append(("s", t, "F" in flags and not n, seq))
+            current[sport].append(("c", t, seq))
+        elif sport == port and dport in current and n:
+            current[dport].append(("s", t, seq))
     answers, hellos = [], []
     for segs in conns:
         first = {}
-        for who, t, _, seq in segs:
+        for who, t, seq in segs:
             first.setdefault((who, seq), t)  # a retransmission keeps its first time
         if len(segs) >= 2 and segs[0][0] == "c" and segs[1][0] == "s" and port not in (
                 PORTS["xlbd"]["plain"], PORTS["haproxy"]["plain"]):
             hellos.append((segs[1][1] - segs[0][1]) * 1000)
-        end = None  # the answer's last data segment: the proxy's last
-        for i, (who, t, bare_fin, seq) in enumerate(segs):
-            if who == "s" and not bare_fin:
-                end = i
+        # the answer's last data segment: the proxy's last
+        end = next((i for i in range(len(segs) - 1, -1, -1) if segs[i][0] == "s"), None)
         if end is None:
             continue
         j = end
@@ -185,7 +183,7 @@ def wire_latencies(text, port):
             j -= 1
         if j > 0:
             req = segs[j - 1]
-            answers.append((segs[end][1] - first[("c", req[3])]) * 1000)
+            answers.append((segs[end][1] - first[("c", req[2])]) * 1000)
     return answers, hellos
 
 
