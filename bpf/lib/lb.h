@@ -5,10 +5,7 @@
 
 #include "common.h"
 #include "maps.h"
-
-#ifndef EEXIST
-#define EEXIST 17
-#endif
+#include "flows.h"
 
 #define XLB_SAMPLE 16u
 
@@ -46,53 +43,77 @@ static __always_inline __u32 xlb_choice_hash(struct xlb_choice *c, const struct 
 
 /* Is this recorded flow's backend still the one it was given, configured
  * and not down (draining included)? */
-static __always_inline struct xlb_backend *xlb_flow_backend(const struct xlb_flow *flow, const struct xlb_vip *vip)
+static __always_inline struct xlb_backend *xlb_flow_backend(const struct xlb_flow_val *flow,
+							    const struct xlb_vip *vip)
 {
 	__u32 id = flow->backend_id;
 	struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &id);
 
-	if (be && (be->flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE && be->gen == flow->gen &&
+	if (be && (be->flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE && (__u16)be->gen == flow->gen &&
 	    be->vip_id == vip->id)
 		return be;
 	return NULL;
 }
 
+static __always_inline __u32 xlb_seconds(__u64 now)
+{
+	return (__u32)(now / 1000000000ull);
+}
+
+/* A recorded flow goes on to its backend; a packet that finds it keeps it
+ * recent (one store a second at most). */
+static __always_inline int xlb_keep(struct xlb_flow_val *flow, struct xlb_backend *be, struct xlb_choice *c,
+				    __u64 now)
+{
+	__u32 sec = xlb_seconds(now);
+
+	if (flow->seen != sec)
+		flow->seen = sec;
+	c->backend_id = flow->backend_id;
+	c->be = be;
+	c->new_flow = 0;
+	return 0;
+}
+
 /* The ring's pick for a new flow, recorded in the flow table when record
  * is set. A flow already there (a retransmitted SYN, another CPU first)
- * keeps its backend and counts as a hit; a stale one is replaced. */
+ * keeps its backend and counts as a hit; a stale one is replaced. pr is the
+ * flow's probe when xlb_choose already looked (found: what it found), else
+ * NULL. */
 static __always_inline int xlb_assign(const struct xlb_flow_key *key, const struct xlb_vip *vip, __u32 id,
-				      struct xlb_choice *c, int record, __u64 now)
+				      struct xlb_choice *c, int record, __u64 now, struct xlb_probe *pr,
+				      struct xlb_flow_val *found)
 {
 	struct xlb_backend *be = bpf_map_lookup_elem(&xlb_backends, &id);
-	struct xlb_flow *flow;
+	struct xlb_probe mine;
 
 	if (!be || !(be->flags & XLB_BE_IN_USE))
 		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
 	c->backend_id = id;
 	c->be = be;
 	c->new_flow = 1;
-	if (record) {
-		struct xlb_flow nf = {
-			.backend_id = id,
-			.gen = be->gen,
-			.created = (__u32)(now / 1000000000ull),
-		};
+	if (!record)
+		return 0;
+	if (!pr) {
+		struct xlb_backend *fb;
 
-		if (bpf_map_update_elem(&xlb_flows, key, &nf, BPF_NOEXIST) != -EEXIST)
-			return 0;
-		flow = bpf_map_lookup_elem(&xlb_flows, key);
-		if (flow) {
-			struct xlb_backend *fb = xlb_flow_backend(flow, vip);
-
-			if (fb) {
-				c->backend_id = flow->backend_id;
-				c->be = fb;
-				c->new_flow = 0;
-				return 0;
-			}
-		}
-		bpf_map_update_elem(&xlb_flows, key, &nf, BPF_ANY);
+		xlb_probe_init(&mine, key, vip->id, xlb_choice_hash(c, key));
+		pr = &mine;
+		found = xlb_flow_find(pr);
+		if (found && (fb = xlb_flow_backend(found, vip)))
+			return xlb_keep(found, fb, c, now);
 	}
+
+	struct xlb_flow_val nf = {
+		.backend_id = (__u16)id,
+		.gen = (__u16)be->gen,
+		.seen = xlb_seconds(now),
+	};
+
+	if (found)
+		*found = nf; /* stale: same flow, new backend */
+	else
+		xlb_flow_put(pr, &nf);
 	return 0;
 }
 
@@ -107,8 +128,9 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 				      struct xlb_choice *c, int record, __u64 now)
 {
 	const struct xlb_flow_key *key = &p->key;
-	struct xlb_flow *flow;
+	struct xlb_flow_val *flow;
 	struct xlb_backend *be;
+	struct xlb_probe pr;
 	__u32 idx, entry, *slot;
 
 	idx = (vip->id * 2 + (vip->ring_sel & 1)) * xlb_ring_size +
@@ -123,14 +145,15 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 	/* A flow's packets take the long way even here during one time window
 	 * in XLB_SAMPLE (windows of 2^22 ns, about 4 ms, picked by the flow
 	 * hash: at least once every 67 ms for a flow that keeps sending). The
-	 * lookup keeps a long-lived flow's entry recent in the LRU and records
-	 * a flow whose SYN xlb never saw (or whose entry a flush removed), so
-	 * a later ring change cannot move it. (The clock is read anyway, for
-	 * the next hop's lifetime: no helper call of its own.) */
+	 * lookup keeps a long-lived flow's record recent, so that it is not
+	 * the one evicted, and records a flow whose SYN xlb never saw (or
+	 * whose record a flush removed), so a later ring change cannot move
+	 * it. (The clock is read anyway, for the next hop's lifetime: no
+	 * helper call of its own.) */
 	if (!(entry & XLB_RING_MOVED) && key->proto == IPPROTO_TCP &&
 	    (p->syn || (((__u32)(now >> 22) ^ c->hash) & (XLB_SAMPLE - 1)))) {
 		if (p->syn)
-			return xlb_assign(key, vip, entry, c, record, now);
+			return xlb_assign(key, vip, entry, c, record, now, NULL, NULL);
 		idx = entry;
 		be = bpf_map_lookup_elem(&xlb_backends, &idx);
 		if (!be || !(be->flags & XLB_BE_IN_USE))
@@ -141,18 +164,15 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 		return 0;
 	}
 
-	flow = bpf_map_lookup_elem(&xlb_flows, key);
+	xlb_probe_init(&pr, key, vip->id, c->hash);
+	flow = xlb_flow_find(&pr);
 	if (flow) {
 		be = xlb_flow_backend(flow, vip);
-		if (be) {
-			c->backend_id = flow->backend_id;
-			c->be = be;
-			c->new_flow = 0;
-			return 0;
-		}
+		if (be)
+			return xlb_keep(flow, be, c, now);
 		/* Stale (its backend gone or down): replaced by xlb_assign. */
 	}
-	return xlb_assign(key, vip, XLB_RING_ID(entry), c, record, now);
+	return xlb_assign(key, vip, XLB_RING_ID(entry), c, record, now, &pr, flow);
 }
 
 static __always_inline void xlb_count_lb(void *map, __u32 id, __u32 bytes, __u8 new_flow)

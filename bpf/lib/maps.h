@@ -53,12 +53,24 @@ struct {
 	__type(value, __u32);
 } xlb_rings SEC(".maps");
 
+/* The flow table (abi.h): buckets of slots, one array per family. Memory-
+ * mapped (which also puts every bucket on a cache-line boundary): userspace
+ * lists, expires and flushes flows in place. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XLB_DEFAULT_MAX_FLOWS);
-	__type(key, struct xlb_flow_key);
-	__type(value, struct xlb_flow);
-} xlb_flows SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XLB_DEFAULT_MAX_FLOWS / XLB_FLOW_WAYS);
+	__type(key, __u32);
+	__type(value, struct xlb_bucket4);
+} xlb_flows4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XLB_DEFAULT_MAX_FLOWS / XLB_FLOW_WAYS);
+	__type(key, __u32);
+	__type(value, struct xlb_bucket6);
+} xlb_flows6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 4
+#define XLB_ABI_VERSION 5
 #define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
 
 #define XLB_AF_INET 4
@@ -132,10 +132,41 @@ struct xlb_flow_key {
 	__u8 pad[2];
 };
 
-struct xlb_flow {
-	__u32 backend_id;
-	__u32 gen;     /* xlb_backend.gen at assignment */
-	__u32 created; /* seconds of CLOCK_MONOTONIC_COARSE when the flow was assigned */
+/* The flow table: two arrays of buckets, xlb_flows4 and xlb_flows6, each
+ * a power of two long. A flow lives in one of the XLB_FLOW_CHOICES buckets
+ * its flow hash picks (xlb_flow_bucket in hash.h), in one of XLB_FLOW_WAYS
+ * slots. A slot
+ * holds what tells flows of one VIP apart: source address and port, and the
+ * VIP's id + 1 (0 marks an empty slot); the VIP gives destination, port
+ * and protocol back. An IPv4 bucket is one 64-byte cache line. */
+#define XLB_FLOW_WAYS 4
+#define XLB_FLOW_CHOICES 3
+
+/* What a slot records: the backend the flow was given. */
+struct xlb_flow_val {
+	__u16 backend_id;
+	__u16 gen;  /* low 16 bits of xlb_backend.gen at assignment */
+	__u32 seen; /* seconds of CLOCK_MONOTONIC_COARSE, when a packet last found it */
+};
+
+struct xlb_flow4 {
+	__u64 key; /* xlb_flow4_key(): source address, port, VIP id + 1; 0: empty */
+	struct xlb_flow_val v;
+};
+
+struct xlb_flow6 {
+	struct xlb_addr saddr;
+	__u32 port_vip; /* xlb_flow6_port_vip(): source port, VIP id + 1; 0: empty */
+	__u32 pad;
+	struct xlb_flow_val v;
+};
+
+struct xlb_bucket4 {
+	struct xlb_flow4 slot[XLB_FLOW_WAYS];
+};
+
+struct xlb_bucket6 {
+	struct xlb_flow6 slot[XLB_FLOW_WAYS];
 };
 
 /* Per-CPU counters, summed by userspace. */

@@ -18,6 +18,7 @@
 #include "xlb/nexthop.h"
 #include "xlb/addr.h"
 #include "xlb/error.h"
+#include "xlb/flowtable.h"
 #include "xlb/fd.h"
 #include "xlb/plan.h"
 #include "xlb/settings.h"
@@ -58,7 +59,7 @@ struct Stats {
 
 struct FlowEntry {
   xlb_flow_key key;
-  xlb_flow value;
+  xlb_flow_val value;
 };
 
 struct FlowList {
@@ -66,14 +67,14 @@ struct FlowList {
   size_t total = 0;                // entries in the table
 };
 
-// Seconds of CLOCK_MONOTONIC_COARSE, the clock of xlb_flow.created.
+// Seconds of CLOCK_MONOTONIC_COARSE, the clock of xlb_flow_val.seen.
 uint32_t flowClockNow();
 
 struct Explanation {
   VipInfo vip;
   uint32_t hash = 0;
   uint32_t slot = 0;  // ring slot the hash selects
-  std::optional<xlb_flow> flow;  // flow table entry, if any
+  std::optional<xlb_flow_val> flow;  // flow table entry, if any
   bool flowValid = false;        // its backend is still configured
   std::optional<BackendInfo> backend;  // the backend the data plane would use
   std::string reason;
@@ -157,6 +158,8 @@ class Dataplane {
   // Packets whose next hop bpf_fib_lookup had to find (no resolved entry).
   Result<uint64_t> nexthopFallbacks() const;
   Result<FlowList> flows(size_t limit) const;
+  size_t flowCapacity() const { return flows_.capacity(); }  // per family
+  FlowTable& flowTable() { return flows_; }
   Result<size_t> flushFlows();
   // Clears the XLB_RING_MOVED mark of every slot on which no recorded flow
   // points to another live backend (the data plane then goes by the ring
@@ -182,8 +185,9 @@ class Dataplane {
 
   std::string pinDir_;
   xlb_meta meta_{};
-  Fd vips_, vipAddrs_, backends_, rings_, flows_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_, nexthops_,
+  Fd vips_, vipAddrs_, backends_, rings_, flows4_, flows6_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_, nexthops_,
       events_;
+  FlowTable flows_;                    // xlb_flows4/6, mapped
   std::shared_ptr<uint32_t> ringMem_;  // xlb_rings mapped (BPF_F_MMAPABLE); null: syscalls
 };
 

@@ -71,4 +71,27 @@ XLB_HASH_INLINE __u32 xlb_hash_flow(const struct xlb_flow_key *k)
 	return xlb_hash_final(h, 40);
 }
 
+/* The flow table's buckets for a flow hash (mask: buckets - 1), choice 0
+ * to XLB_FLOW_CHOICES - 1. The first is the hash's low bits; the others
+ * remixes of it, so that flows crowding one bucket spread over different
+ * other ones. */
+XLB_HASH_INLINE __u32 xlb_flow_bucket(__u32 hash, int choice, __u32 mask)
+{
+	if (choice == 0)
+		return hash & mask;
+	return xlb_hash_final(hash ^ (XLB_HASH_SEED * (__u32)choice), 4) & mask;
+}
+
+/* Slot keys (abi.h): never 0, which marks an empty slot. Addresses and
+ * ports as stored (network byte order). */
+XLB_HASH_INLINE __u64 xlb_flow4_key(__be32 saddr, __be16 sport, __u32 vip_id)
+{
+	return (__u64)saddr | (__u64)sport << 32 | (__u64)((vip_id + 1) & 0xffff) << 48;
+}
+
+XLB_HASH_INLINE __u32 xlb_flow6_port_vip(__be16 sport, __u32 vip_id)
+{
+	return (__u32)sport << 16 | ((vip_id + 1) & 0xffff);
+}
+
 #endif /* XLB_HASH_H */

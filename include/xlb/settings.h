@@ -28,6 +28,11 @@ struct LoadSettings {
 // prime ring size, capacities that fit the maps).
 Result<xlb_meta> makeMeta(const LoadSettings& want);
 
+inline constexpr uint32_t kMaxFlows = 1u << 26;
+// Buckets per family of a flow table for maxFlows flows: the power of two
+// whose XLB_FLOW_WAYS slots each hold at least maxFlows.
+uint32_t flowBuckets(uint32_t maxFlows);
+
 const char* forwardName(uint8_t forward);  // XLB_FWD_* -> "l2dsr" | "ipip"
 Result<uint8_t> parseForward(const std::string& s);
 

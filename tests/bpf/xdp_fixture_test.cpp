@@ -89,26 +89,7 @@ class XdpFixture : public ::testing::Test {
     return e->backend->addr;
   }
 
-  static xlb_flow_key keyOf(const Bytes& l3, bool v6) {
-    xlb_flow_key k{};
-    size_t l4;
-    if (v6) {
-      k.family = XLB_AF_INET6;
-      std::memcpy(&k.src, &l3[8], 16);
-      std::memcpy(&k.dst, &l3[24], 16);
-      k.proto = l3[6];
-      l4 = 40;
-    } else {
-      k.family = XLB_AF_INET;
-      std::memcpy(&k.src, &l3[12], 4);
-      std::memcpy(&k.dst, &l3[16], 4);
-      k.proto = l3[9];
-      l4 = (l3[0] & 0xf) * 4;
-    }
-    std::memcpy(&k.sport, &l3[l4], 2);
-    std::memcpy(&k.dport, &l3[l4 + 2], 2);
-    return k;
-  }
+  static xlb_flow_key keyOf(const Bytes& l3, bool) { return flowKeyOf(l3); }
 
   static int backendIndex(const IpAddr& a) { return a.isV4() ? a.bytes[3] : macIndex(a.bytes[15]); }
 
@@ -636,8 +617,8 @@ TEST_F(XdpFixture, FlowEntryOfADownBackendIsNotFollowed) {
   ASSERT_EQ(downBe.addr, ip("198.18.0.11"));
   Bytes syn = synV4("198.19.0.11", 48000);
   xlb_flow_key k = keyOf(syn, false);
-  xlb_flow f{downBe.id, downBe.gen};
-  ASSERT_EQ(bpf_map_update_elem(world_->flowsFd(), &k, &f, BPF_ANY), 0);
+  dp.flowTable().put(k, dp.vip(key)->id, xlb_flow_val{uint16_t(downBe.id), uint16_t(downBe.gen), 0});
+  ASSERT_TRUE(dp.flowTable().find(k, dp.vip(key)->id));
   auto r = run(eth(kLbMac, kClientMac, 0x0800, syn), XLB_R_TX_FLOW_NEW, XDP_TX);
   EXPECT_EQ(macIndex(r.out[5]), 12);
 }

@@ -112,7 +112,7 @@ class DaemonCase(unittest.TestCase):
         self.assertEqual(status, "200")
 
         def flows():
-            return sorted(json.dumps({k: v for k, v in f.items() if k != "age_seconds"}, sort_keys=True)
+            return sorted(json.dumps({k: v for k, v in f.items() if k != "idle_seconds"}, sort_keys=True)
                           for f in json.loads(lab.xlbctl("flows", "list", "--json").stdout))
         flows0 = flows()
         self.assertGreater(len(flows0), 0)
@@ -452,7 +452,7 @@ class DaemonCase(unittest.TestCase):
         def snapshot():
             vips = {v["vip"] + "/" + str(v["id"]): v for v in json.loads(lab.xlbctl("vip", "list", "--json").stdout)}
             # A flow's identity and backend; its age moves on by itself.
-            flows = [{k: v for k, v in f.items() if k != "age_seconds"}
+            flows = [{k: v for k, v in f.items() if k != "idle_seconds"}
                      for f in json.loads(lab.xlbctl("flows", "list", "--json").stdout) if f["vip"].endswith(":8081")]
             return vips, flows
         vips0, flows0 = snapshot()

@@ -233,11 +233,11 @@ class LabCase(unittest.TestCase):
         self.assertIn("xlb_decap on: eth0", lab.xlbctl("decap", "list", host="b1", pin=lab.pin + "/b1").stdout)
         # flows list: N of M, and each flow's age.
         text = lab.xlbctl("flows", "list", "--limit", "5").stdout
-        self.assertIn("5 of 30 flows shown (table capacity 262144); --limit N shows more", text)
-        self.assertIn("AGE", text)
+        self.assertIn("5 of 30 flows shown (table capacity 262144 per family); --limit N shows more", text)
+        self.assertIn("IDLE", text)
         flows = json.loads(lab.xlbctl("flows", "list", "--json").stdout)
         self.assertEqual(len(flows), 30)
-        self.assertTrue(all(0 <= f["age_seconds"] < 60 and f["vip_key"] == ep + "/tcp" for f in flows), flows[0])
+        self.assertTrue(all(0 <= f["idle_seconds"] < 60 and f["vip_key"] == ep + "/tcp" for f in flows), flows[0])
         # stats --json: a schema version and a timestamp; the old keys stay.
         st = lab.stats()
         self.assertEqual(st["schema"], 2)

@@ -6,6 +6,7 @@
 #include <net/if.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -22,6 +23,27 @@ std::string hexdump(const Bytes& b) {
     s += (i % 16 == 15) ? "\n" : " ";
   }
   return s;
+}
+
+xlb_flow_key flowKeyOf(const Bytes& l3) {
+  xlb_flow_key k{};
+  size_t l4;
+  if ((l3[0] >> 4) == 6) {
+    k.family = XLB_AF_INET6;
+    std::memcpy(&k.src, &l3[8], 16);
+    std::memcpy(&k.dst, &l3[24], 16);
+    k.proto = l3[6];
+    l4 = 40;
+  } else {
+    k.family = XLB_AF_INET;
+    std::memcpy(&k.src, &l3[12], 4);
+    std::memcpy(&k.dst, &l3[16], 4);
+    k.proto = l3[9];
+    l4 = (l3[0] & 0xf) * 4;
+  }
+  std::memcpy(&k.sport, &l3[l4], 2);
+  std::memcpy(&k.dport, &l3[l4 + 2], 2);
+  return k;
 }
 
 namespace {
@@ -115,7 +137,6 @@ void XdpWorld::cleanup() {
 
 int XdpWorld::progFd() const { return bpf_program__fd(skel_->progs.xlb_xdp); }
 int XdpWorld::txPortsFd() const { return bpf_map__fd(skel_->maps.xlb_tx_ports); }
-int XdpWorld::flowsFd() const { return bpf_map__fd(skel_->maps.xlb_flows); }
 int XdpWorld::reasonsFd() const { return bpf_map__fd(skel_->maps.xlb_reasons); }
 int XdpWorld::ringsFd() const { return bpf_map__fd(skel_->maps.xlb_rings); }
 

@@ -25,6 +25,9 @@ inline const Mac kLbMac = mac(0, 2), kRedirMac = mac(1, 2);
 inline Mac backendMac(int i) { return mac(0, static_cast<uint8_t>((i / 10) * 16 + i % 10)); }
 inline int macIndex(uint8_t b) { return (b >> 4) * 10 + (b & 0xf); }
 
+// The flow key of an IPv4 or IPv6 TCP/UDP datagram (no extension headers).
+xlb_flow_key flowKeyOf(const Bytes& l3);
+
 struct RunResult {
   int action = -1;
   Bytes out;
@@ -44,7 +47,6 @@ class XdpWorld {
   int progFd() const;
   int passProgFd() const { return passFd_; }
   int txPortsFd() const;
-  int flowsFd() const;
   int reasonsFd() const;
   int ringsFd() const;
 

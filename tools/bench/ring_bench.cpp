@@ -67,8 +67,7 @@ int run(int argc, char** argv) {
     k.sport = htons(1024 + i % 50000);
     k.dport = htons(80);
     const auto& b = bes[i % bes.size()];
-    xlb_flow f{b.id, b.gen};
-    bpf_map_update_elem(w.flowsFd(), &k, &f, BPF_ANY);
+    dp.flowTable().put(k, vinfo.id, xlb_flow_val{uint16_t(b.id), uint16_t(b.gen), 0});
   }
 
   std::mt19937 rng(1);

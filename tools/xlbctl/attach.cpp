@@ -22,11 +22,11 @@ void addAttachCommands(CLI::App& app, Commands& out) {
   attach->add_option("iface", a->ifname, "interface")->required();
   attach->add_option("--mode", a->mode, "native, generic or auto")->capture_default_str();
   attach->add_option("--ring-size", a->load.ringSize, "Maglev ring size, a prime (default 65537)");
-  attach->add_option("--max-vips", a->load.maxVips, "VIP capacity (default 32)")->check(CLI::Range(1, 65536));
+  attach->add_option("--max-vips", a->load.maxVips, "VIP capacity (default 32)")->check(CLI::Range(1, 65535));
   attach->add_option("--max-backends", a->load.maxBackends, "backend capacity (default 1024)")
-      ->check(CLI::Range(2, 1 << 20));
-  attach->add_option("--max-flows", a->load.maxFlows, "flow table capacity (default 262144)")
-      ->check(CLI::Range(1, 1 << 30));
+      ->check(CLI::Range(2, 65536));
+  attach->add_option("--max-flows", a->load.maxFlows, "flow table capacity (default 262144; rounded up to 4 x a power of two)")
+      ->check(CLI::Range(1, 1 << 26));
   attach->add_option("--encap-src4", a->encap4, "outer IPv4 source prefix for ipip (default 172.16.0.0/16)");
   attach->add_option("--encap-src6", a->encap6, "outer IPv6 source prefix for ipip (default fd00::/96)");
   attach->add_flag("--force", a->force,

@@ -223,7 +223,7 @@ json flowsJson(const std::vector<FlowEntry>& flows, const std::vector<BackendInf
   uint32_t now = flowClockNow();
   for (const auto& f : flows) {
     const BackendInfo* b = findBackend(bes, f.value.backend_id);
-    bool live = b && b->gen == f.value.gen;
+    bool live = b && uint16_t(b->gen) == f.value.gen;
     VipKey vk{Endpoint{IpAddr::fromAbi(f.key.dst, f.key.family), ntohs(f.key.dport)}, f.key.proto};
     out.push_back({{"client", endpointOf(f.key.src, f.key.family, f.key.sport)},
                    {"vip", endpointOf(f.key.dst, f.key.family, f.key.dport)},
@@ -231,23 +231,23 @@ json flowsJson(const std::vector<FlowEntry>& flows, const std::vector<BackendInf
                    {"vip_key", vk.str()},
                    {"backend", live ? json(b->addr.str()) : json(nullptr)},
                    {"backend_id", f.value.backend_id},
-                   {"age_seconds", now >= f.value.created ? now - f.value.created : 0}});
+                   {"idle_seconds", now >= f.value.seen ? now - f.value.seen : 0}});
   }
   return out;
 }
 
-void printFlows(const FlowList& flows, const std::vector<BackendInfo>& bes, uint32_t capacity) {
+void printFlows(const FlowList& flows, const std::vector<BackendInfo>& bes, size_t capacity) {
   uint32_t now = flowClockNow();
-  std::printf("%-48s %-48s %-5s %6s %s\n", "CLIENT", "VIP", "PROTO", "AGE", "BACKEND");
+  std::printf("%-48s %-48s %-5s %6s %s\n", "CLIENT", "VIP", "PROTO", "IDLE", "BACKEND");
   for (const auto& f : flows.entries) {
     const BackendInfo* b = findBackend(bes, f.value.backend_id);
-    bool live = b && b->gen == f.value.gen;
+    bool live = b && uint16_t(b->gen) == f.value.gen;
     std::printf("%-48s %-48s %-5s %6s %s\n", endpointOf(f.key.src, f.key.family, f.key.sport).c_str(),
                 endpointOf(f.key.dst, f.key.family, f.key.dport).c_str(), protoName(f.key.proto).c_str(),
-                ageStr(now >= f.value.created ? now - f.value.created : 0).c_str(),
+                ageStr(now >= f.value.seen ? now - f.value.seen : 0).c_str(),
                 live ? b->addr.str().c_str() : "(gone: re-balanced on next packet)");
   }
-  std::printf("%zu of %zu flows shown (table capacity %u)%s\n", flows.entries.size(), flows.total, capacity,
+  std::printf("%zu of %zu flows shown (table capacity %zu per family)%s\n", flows.entries.size(), flows.total, capacity,
               flows.entries.size() < flows.total ? "; --limit N shows more" : "");
 }
 

@@ -29,7 +29,7 @@ void printStats(const xlb::Stats& s, const std::vector<xlb::VipInfo>& vips,
                 const std::vector<xlb::BackendInfo>& bes, const xlb::Stats* prev, double seconds);
 
 nlohmann::json flowsJson(const std::vector<xlb::FlowEntry>& flows, const std::vector<xlb::BackendInfo>& bes);
-void printFlows(const xlb::FlowList& flows, const std::vector<xlb::BackendInfo>& bes, uint32_t capacity);
+void printFlows(const xlb::FlowList& flows, const std::vector<xlb::BackendInfo>& bes, size_t capacity);
 
 nlohmann::json explainJson(const xlb::Explanation& e);
 void printExplain(const xlb::Explanation& e);

@@ -82,7 +82,7 @@ void addStatsCommands(CLI::App& app, Commands& out) {
                    if (a->json)
                      std::cout << flowsJson(fl.entries, bs).dump(2) << "\n";
                    else
-                     printFlows(fl, bs, dp.meta().max_flows);
+                     printFlows(fl, bs, dp.flowCapacity());
                  }});
   auto* flush = flows->add_subcommand("flush", "delete every flow (they are re-balanced by the ring)");
   out.push_back({flush, Touches::Instance,

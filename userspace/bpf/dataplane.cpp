@@ -91,6 +91,9 @@ Result<Dataplane> Dataplane::open(const std::string& pinDir) {
     return fail(0, "the maps under " + pinDir + " were made by another xlb version (abi " +
                        std::to_string(d.meta_.abi_version) + ", this is " +
                        std::to_string(XLB_ABI_VERSION) + "): detach and attach again");
+  auto ft = FlowTable::map(d.flows4_.get(), d.flows6_.get());
+  if (!ft) return xlb::unexpected(ft.error());
+  d.flows_ = std::move(*ft);
   // Rings are written through a shared mapping: a 65537-slot half is a
   // loop of stores, not 65537 element updates. The kernel lays array
   // elements out 8 bytes apart (round_up(value_size, 8)).
@@ -287,55 +290,21 @@ Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward, uint
   return VipInfo{key, id, forward, 0, flags};
 }
 
-// Visits the flow table in batches (one syscall per few thousand entries,
-// not two per entry); falls back to key-by-key where batches are missing.
-template <class Visit>
-static Result<void> forEachFlow(const Fd& flows, Visit visit) {
-  constexpr uint32_t kChunk = 4096;
-  std::vector<xlb_flow_key> keys(kChunk);
-  std::vector<xlb_flow> vals(kChunk);
-  uint32_t token = 0;
-  bool first = true;
-  for (;;) {
-    uint32_t count = kChunk;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int rc = bpf_map_lookup_batch(flows.get(), first ? nullptr : &token, &token, keys.data(), vals.data(), &count,
-                                  &opts);
-    int e = rc ? errno : 0;
-    if (rc && e != ENOENT) {
-      if (!first || (e != EINVAL && e != 524 /* ENOTSUPP */ && e != EOPNOTSUPP)) return fail(e, "cannot read the flow table");
-      break;  // no batch support: below, key by key
-    }
-    first = false;
-    for (uint32_t i = 0; i < count; ++i)
-      if (!visit(keys[i], vals[i])) return {};
-    if (e == ENOENT) return {};
-  }
-  xlb_flow_key k{}, next{};
-  const xlb_flow_key* prev = nullptr;
-  while (bpf_map_get_next_key(flows.get(), prev, &next) == 0) {
-    xlb_flow f{};
-    if (bpf_map_lookup_elem(flows.get(), &next, &f) == 0 && !visit(next, f)) return {};
-    k = next;
-    prev = &k;
-  }
-  return {};
+// The 5-tuple of a recorded flow: its slot gives the source, its VIP the
+// rest.
+static xlb_flow_key flowKey(const FlowSlot& f, const VipInfo& v) {
+  auto vk = v.key.toAbi();
+  xlb_flow_key k{};
+  k.src = f.src;
+  k.dst = vk.addr;
+  k.sport = f.sport;
+  k.dport = vk.port;
+  k.proto = vk.proto;
+  k.family = vk.family;
+  return k;
 }
 
-template <class Pred>
-static Result<size_t> deleteFlowsWhere(const Fd& flows, Pred pred) {
-  std::vector<xlb_flow_key> doomed;
-  auto r = forEachFlow(flows, [&](const xlb_flow_key& k, const xlb_flow& f) {
-    if (pred(k, f)) doomed.push_back(k);
-    return true;
-  });
-  if (!r) return xlb::unexpected(r.error());
-  // Entries may vanish meanwhile (LRU eviction): delete one by one and count
-  // what was there.
-  size_t n = 0;
-  for (const auto& d : doomed) n += bpf_map_delete_elem(flows.get(), &d) == 0;
-  return n;
-}
+static bool sameGen(uint32_t backendGen, uint16_t flowGen) { return uint16_t(backendGen) == flowGen; }
 
 Result<void> Dataplane::delVip(const VipKey& key) {
   auto lk = lock();
@@ -378,12 +347,7 @@ Result<void> Dataplane::delVipLocked(const VipKey& key) {
   std::vector<uint32_t> empty(meta_.ring_size, XLB_BACKEND_NONE);
   for (uint32_t half = 0; half < 2; ++half)
     if (auto r = writeRingHalf(v->id, half, empty); !r) return r;
-  auto dst = key.toAbi();
-  auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key& fk, const xlb_flow&) {
-    return fk.family == dst.family && fk.dport == dst.port && fk.proto == dst.proto &&
-           std::memcmp(&fk.dst, &dst.addr, sizeof(fk.dst)) == 0;
-  });
-  if (!n) return xlb::unexpected(n.error());
+  flows_.eraseIf([&](const FlowSlot& f) { return f.vipId == v->id; });
   return {};
 }
 
@@ -539,12 +503,11 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
   if (!plan.dropFlowsOf.empty()) {
     // By id and the generation it had before this call: a removed backend's
     // slot may already hold a new backend, whose fresh flows stay.
-    auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key&, const xlb_flow& f) {
-      return f.backend_id < slots->size() && f.gen == (*slots)[f.backend_id].gen &&
-             std::find(plan.dropFlowsOf.begin(), plan.dropFlowsOf.end(), f.backend_id) != plan.dropFlowsOf.end();
+    res.flowsRemoved = flows_.eraseIf([&](const FlowSlot& f) {
+      uint32_t id = f.v.backend_id;
+      return id < slots->size() && sameGen((*slots)[id].gen, f.v.gen) &&
+             std::find(plan.dropFlowsOf.begin(), plan.dropFlowsOf.end(), id) != plan.dropFlowsOf.end();
     });
-    if (!n) return xlb::unexpected(n.error());
-    res.flowsRemoved = *n;
   }
   return res;
 }
@@ -586,10 +549,7 @@ Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
     if (auto r = rebuildRing(*v); !r) return r;
     // Its flows would be re-balanced on their next packet anyway; removing
     // them now frees the table.
-    auto n = deleteFlowsWhere(flows_, [&](const xlb_flow_key&, const xlb_flow& f) {
-      return f.backend_id == b.id;
-    });
-    if (!n) return xlb::unexpected(n.error());
+    flows_.eraseIf([&](const FlowSlot& f) { return f.v.backend_id == b.id; });
     return {};
   }
   return fail(ENOENT, "no backend " + addr.str() + " in " + vk.str() + " (see: xlbctl vip list)");
@@ -597,7 +557,8 @@ Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
 
 std::vector<std::pair<const char*, Fd*>> Dataplane::maps() {
   return {{"xlb_meta", &meta_fd_},       {"xlb_vips", &vips_},         {"xlb_vip_addrs", &vipAddrs_},
-          {"xlb_backends", &backends_},  {"xlb_rings", &rings_},       {"xlb_flows", &flows_},
+          {"xlb_backends", &backends_},  {"xlb_rings", &rings_},       {"xlb_flows4", &flows4_},
+          {"xlb_flows6", &flows6_},
           {"xlb_reasons", &reasons_},    {"xlb_vip_stats", &vipStats_}, {"xlb_be_stats", &beStats_},
           {"xlb_tx_ports", &txPorts_},   {"xlb_nexthops", &nexthops_}, {"xlb_events", &events_}};
 }
@@ -689,13 +650,18 @@ Result<Stats> Dataplane::stats() const {
 }
 
 Result<FlowList> Dataplane::flows(size_t limit) const {
+  auto vs = vips();
+  if (!vs) return xlb::unexpected(vs.error());
+  std::map<uint32_t, VipInfo> byId;
+  for (const auto& v : *vs) byId.emplace(v.id, v);
   FlowList out;
-  auto r = forEachFlow(flows_, [&](const xlb_flow_key& k, const xlb_flow& f) {
-    if (out.entries.size() < limit) out.entries.push_back({k, f});
+  flows_.forEach([&](const FlowSlot& f) {
+    auto v = byId.find(f.vipId);
+    if (v == byId.end()) return true;  // its VIP was just deleted
+    if (out.entries.size() < limit) out.entries.push_back({flowKey(f, v->second), f.v});
     ++out.total;
     return true;
   });
-  if (!r) return xlb::unexpected(r.error());
   return out;
 }
 
@@ -706,8 +672,7 @@ uint32_t flowClockNow() {
 }
 
 Result<size_t> Dataplane::flushFlows() {
-  auto n = deleteFlowsWhere(flows_, [](const xlb_flow_key&, const xlb_flow&) { return true; });
-  if (!n) return n;
+  size_t n = flows_.eraseIf([](const FlowSlot&) { return true; });
   if (auto c = clearMovedSlots(); !c) return xlb::unexpected(c.error());  // no flow left to keep anywhere
   return n;
 }
@@ -722,32 +687,33 @@ Result<size_t> Dataplane::clearMovedSlots() {
     std::vector<uint32_t> entries;
     std::vector<bool> keep;
   };
-  std::map<std::string, Marked> marked;  // by VIP key, only VIPs with a moved slot
+  std::map<uint32_t, Marked> marked;  // by VIP id, only VIPs with a moved slot
   for (const auto& v : *vs) {
     if (v.l7()) continue;
     auto e = ringEntries(v);
     if (!e) return xlb::unexpected(e.error());
     if (std::none_of(e->begin(), e->end(), [](uint32_t x) { return x & XLB_RING_MOVED; })) continue;
-    marked[v.key.str()] = Marked{v, std::move(*e), std::vector<bool>(meta_.ring_size, false)};
+    marked[v.id] = Marked{v, std::move(*e), std::vector<bool>(meta_.ring_size, false)};
   }
   if (marked.empty()) return size_t{0};
   auto slots = backendSlots();
   if (!slots) return xlb::unexpected(slots.error());
   // A moved slot stays marked while a recorded flow on it points to another
   // backend that is still configured and not down: that flow must keep it.
-  auto r = forEachFlow(flows_, [&](const xlb_flow_key& k, const xlb_flow& f) {
-    VipKey vk{Endpoint{IpAddr::fromAbi(k.dst, k.family), ntohs(k.dport)}, k.proto};
-    auto it = marked.find(vk.str());
+  flows_.forEach([&](const FlowSlot& f) {
+    auto it = marked.find(f.vipId);
     if (it == marked.end()) return true;
     Marked& m = it->second;
+    xlb_flow_key k = flowKey(f, m.vip);
     uint32_t slot = xlb_hash_flow(&k) % meta_.ring_size;
-    if (!(m.entries[slot] & XLB_RING_MOVED) || f.backend_id >= slots->size()) return true;
-    const xlb_backend& b = (*slots)[f.backend_id];
-    bool valid = (b.flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE && b.gen == f.gen && b.vip_id == m.vip.id;
-    if (valid && f.backend_id != XLB_RING_ID(m.entries[slot])) m.keep[slot] = true;
+    uint32_t id = f.v.backend_id;
+    if (!(m.entries[slot] & XLB_RING_MOVED) || id >= slots->size()) return true;
+    const xlb_backend& b = (*slots)[id];
+    bool valid = (b.flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE && sameGen(b.gen, f.v.gen) &&
+                 b.vip_id == m.vip.id;
+    if (valid && id != XLB_RING_ID(m.entries[slot])) m.keep[slot] = true;
     return true;
   });
-  if (!r) return xlb::unexpected(r.error());
   size_t cleared = 0;
   for (auto& [k, m] : marked) {
     size_t before = cleared;
@@ -792,16 +758,16 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
   if (bpf_map_lookup_elem(rings_.get(), &idx, &entry) != 0) return fail(errno, "cannot read ring");
   std::string where = "ring slot " + std::to_string(e.slot) + " of " + std::to_string(meta_.ring_size) +
                       " (ring half " + std::to_string(v->ringSel) + ")";
-  xlb_flow f{};
-  bool haveFlow = bpf_map_lookup_elem(flows_.get(), &key, &f) == 0;
-  if (haveFlow) e.flow = f;
+  e.flow = flows_.find(key, v->id);
+  bool haveFlow = e.flow.has_value();
+  xlb_flow_val f = e.flow.value_or(xlb_flow_val{});
   // As the data plane: a TCP packet that is not a SYN, on a slot that has
   // not moved since its flows began, goes by the ring alone.
   if (!(entry & XLB_RING_MOVED) && key.proto == IPPROTO_TCP) {
     e.backend = entry ? lookupBackend(entry) : std::nullopt;
     if (haveFlow) {
       auto b = lookupBackend(f.backend_id);
-      e.flowValid = b && !b->down && b->gen == f.gen && b->vipId == v->id;
+      e.flowValid = b && !b->down && sameGen(b->gen, f.gen) && b->vipId == v->id;
     }
     e.reason = where + ", unmoved since its flows began: the flow table is not consulted" +
                (e.flowValid ? " (the flow is recorded there too, for later ring changes)" : "");
@@ -811,7 +777,7 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
   }
   if (haveFlow) {
     auto b = lookupBackend(f.backend_id);
-    if (b && !b->down && b->gen == f.gen && b->vipId == v->id) {
+    if (b && !b->down && sameGen(b->gen, f.gen) && b->vipId == v->id) {
       e.flowValid = true;
       e.backend = b;
       e.reason = "flow table entry (backend " + std::to_string(f.backend_id) + ")";

@@ -287,7 +287,9 @@ Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_nexthops, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
-  bpf_map__set_max_entries(skel->maps.xlb_flows, meta.max_flows);
+  skel->rodata->xlb_flow_mask = flowBuckets(meta.max_flows) - 1;
+  bpf_map__set_max_entries(skel->maps.xlb_flows4, flowBuckets(meta.max_flows));
+  bpf_map__set_max_entries(skel->maps.xlb_flows6, flowBuckets(meta.max_flows));
   if (auto r = pinMaps(skel->obj, pinDir); !r) return xlb::unexpected(r.error());
   return skel;
 }

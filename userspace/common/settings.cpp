@@ -33,8 +33,11 @@ Result<xlb_meta> makeMeta(const LoadSettings& w) {
     return fail(0, "ring size " + std::to_string(m.ring_size) + " is not a prime (try 65537, 16381 or 1031)");
   if (m.max_vips == 0 || uint64_t(m.max_vips) * 2 * m.ring_size > 0xffffffffull / 4)
     return fail(0, "max VIPs × 2 × ring size is too large for one ring map");
-  if (m.max_backends < 2) return fail(0, "max backends must be at least 2");
-  if (m.max_flows < 1) return fail(0, "max flows must be at least 1");
+  // Flow records keep 16-bit VIP and backend ids (abi.h).
+  if (m.max_vips > 65535) return fail(0, "max VIPs must be at most 65535");
+  if (m.max_backends < 2 || m.max_backends > 65536) return fail(0, "max backends must be 2 to 65536");
+  if (m.max_flows < 1 || m.max_flows > kMaxFlows)
+    return fail(0, "max flows must be 1 to " + std::to_string(kMaxFlows));
   if (w.encap4) {
     if (!w.encap4->addr.isV4()) return fail(0, "--encap-src4 needs an IPv4 prefix");
     std::memcpy(&m.encap4_net, w.encap4->addr.bytes.data(), 4);
@@ -54,6 +57,12 @@ Result<xlb_meta> makeMeta(const LoadSettings& w) {
     m.encap6_hostmask = 0xffffffffu;
   }
   return m;
+}
+
+uint32_t flowBuckets(uint32_t maxFlows) {
+  uint32_t n = 1;
+  while (uint64_t(n) * XLB_FLOW_WAYS < maxFlows) n <<= 1;
+  return n;
 }
 
 const char* forwardName(uint8_t f) { return f == XLB_FWD_IPIP ? "ipip" : "l2dsr"; }

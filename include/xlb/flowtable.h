@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// The data plane's flow table (abi.h, bpf/lib/flows.h) from userspace:
+// both families' bucket arrays, memory-mapped. Listing, expiring and
+// flushing are loops over memory, not a syscall per flow; a removal is one
+// store of a zero key, which the data plane reads as an empty slot.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "xlb/abi.h"
+#include "xlb/error.h"
+
+namespace xlb {
+
+// One recorded flow: what its slot holds, decoded.
+struct FlowSlot {
+  uint8_t family = 0;  // XLB_AF_INET or XLB_AF_INET6
+  xlb_addr src{};
+  uint16_t sport = 0;  // network byte order, as on the wire
+  uint32_t vipId = 0;
+  xlb_flow_val v{};
+};
+
+class FlowTable {
+ public:
+  // Maps xlb_flows4 and xlb_flows6 (BPF_F_MMAPABLE arrays of buckets).
+  static Result<FlowTable> map(int fd4, int fd6);
+
+  uint32_t buckets() const { return buckets_; }  // per family
+  size_t capacity() const { return size_t{buckets_} * XLB_FLOW_WAYS; }  // flows per family
+
+  // Every recorded flow, IPv4 first; visit returns false to stop.
+  void forEach(const std::function<bool(const FlowSlot&)>& visit) const;
+  // Empties the slots of the flows pred picks; returns how many.
+  size_t eraseIf(const std::function<bool(const FlowSlot&)>& pred);
+  // The record of a flow (its 5-tuple, on the VIP vipId), as the data plane
+  // would find it.
+  std::optional<xlb_flow_val> find(const xlb_flow_key& k, uint32_t vipId) const;
+  // Records a flow where the data plane would (an empty slot of its two
+  // buckets, else the one seen longest ago); replaces its record if it is
+  // there. For tests and benchmarks: the data plane records its own.
+  void put(const xlb_flow_key& k, uint32_t vipId, const xlb_flow_val& v);
+  // Empties the slot of one flow; false if it was not recorded.
+  bool erase(const xlb_flow_key& k, uint32_t vipId);
+
+ private:
+  xlb_bucket4* b4(uint32_t i) const { return static_cast<xlb_bucket4*>(mem4_.get()) + i; }
+  xlb_bucket6* b6(uint32_t i) const { return static_cast<xlb_bucket6*>(mem6_.get()) + i; }
+  std::array<uint32_t, XLB_FLOW_CHOICES> bucketsOf(const xlb_flow_key& k) const;
+  // The slot of a flow, in its buckets: an xlb_flow4 or xlb_flow6.
+  void* slotOf(const xlb_flow_key& k, uint32_t vipId) const;
+
+  uint32_t buckets_ = 0;
+  std::shared_ptr<void> mem4_, mem6_;
+};
+
+}  // namespace xlb

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// The flow table's own rules, with xlb_xdp writing it: a one-bucket table
+// (capacity 4) so that every flow competes for the same four slots.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "xdp_world.h"
+
+namespace xlb::test {
+namespace {
+
+const Mac kClientMac = mac(0, 1);
+const VipKey kTcp4{*Endpoint::parse("198.19.0.1:80"), IPPROTO_TCP};
+const VipKey kUdp6{*Endpoint::parse("[2001:db8:100::1]:53"), IPPROTO_UDP};
+
+class FlowTableTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN)";
+    world_ = new XdpWorld([](LoadSettings& s) { s.maxFlows = XLB_FLOW_WAYS; });
+    auto& dp = world_->dp();
+    ASSERT_TRUE(dp.addVip(kTcp4, XLB_FWD_L2DSR));
+    ASSERT_TRUE(dp.addVip(kUdp6, XLB_FWD_L2DSR));
+    for (const char* b : {"198.18.0.11", "198.18.0.12"}) ASSERT_TRUE(dp.addBackend(kTcp4, *IpAddr::parse(b), 1, nullptr));
+    for (const char* b : {"2001:db8:0:1::11", "2001:db8:0:1::12"})
+      ASSERT_TRUE(dp.addBackend(kUdp6, *IpAddr::parse(b), 1, nullptr));
+  }
+  static void TearDownTestSuite() {
+    delete world_;
+    world_ = nullptr;
+  }
+  void SetUp() override {
+    if (!world_) GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN)";
+    ASSERT_EQ(world_->dp().flowTable().buckets(), 1u);
+    ASSERT_TRUE(world_->dp().flushFlows());
+  }
+  static FlowTable& table() { return world_->dp().flowTable(); }
+  static uint32_t vipId(const VipKey& k) { return world_->dp().vip(k)->id; }
+  static Bytes syn(uint16_t sport) {
+    return ipv4(v4("198.18.0.1"), v4("198.19.0.1"), IPPROTO_TCP, tcp(sport, 80));
+  }
+  static BackendInfo backend(const VipKey& k, const char* addr) {
+    auto all = world_->dp().backends();
+    for (const auto& b : all.value())
+      if (b.vipId == vipId(k) && b.addr == *IpAddr::parse(addr)) return b;
+    ADD_FAILURE() << "no backend " << addr;
+    return {};
+  }
+
+  static XdpWorld* world_;
+};
+
+XdpWorld* FlowTableTest::world_ = nullptr;
+
+TEST_F(FlowTableTest, FreeSlotsFillFirstThenTheFlowSeenLongestAgoMakesRoom) {
+  uint32_t id = vipId(kTcp4);
+  // Each round a different recorded flow has been idle for ten minutes:
+  // the next new flow takes its slot, and every recent flow stays.
+  for (int idle = 0; idle < XLB_FLOW_WAYS; ++idle) {
+    SCOPED_TRACE("idle flow " + std::to_string(idle));
+    ASSERT_TRUE(world_->dp().flushFlows());
+    uint32_t now = flowClockNow();
+    for (uint16_t p = 0; p < XLB_FLOW_WAYS; ++p) {
+      auto r = world_->run(eth(kLbMac, kClientMac, 0x0800, syn(1000 + p)));
+      ASSERT_EQ(r.action, XDP_TX);
+      auto f = table().find(flowKeyOf(syn(1000 + p)), id);
+      ASSERT_TRUE(f) << "flow " << p << " was not recorded in a free slot";
+      EXPECT_GE(f->seen + 1, now);
+    }
+    auto old = flowKeyOf(syn(1000 + idle));
+    auto f = *table().find(old, id);
+    f.seen = now - 600;
+    table().put(old, id, f);
+
+    auto r = world_->run(eth(kLbMac, kClientMac, 0x0800, syn(2000)));
+    ASSERT_EQ(r.action, XDP_TX);
+    EXPECT_TRUE(table().find(flowKeyOf(syn(2000)), id)) << "the new flow was not recorded";
+    EXPECT_FALSE(table().find(old, id)) << "the idle flow kept its slot";
+    for (uint16_t p = 0; p < XLB_FLOW_WAYS; ++p) {
+      if (p != idle) {
+        EXPECT_TRUE(table().find(flowKeyOf(syn(1000 + p)), id)) << "recent flow " << p << " evicted";
+      }
+    }
+  }
+}
+
+TEST_F(FlowTableTest, ARecordedFlowsSynIsAHitAndKeepsItsSlot) {
+  uint32_t id = vipId(kTcp4);
+  auto first = world_->run(eth(kLbMac, kClientMac, 0x0800, syn(3000)));
+  ASSERT_EQ(first.action, XDP_TX);
+  auto before = world_->dp().stats()->reasons;
+  auto again = world_->run(eth(kLbMac, kClientMac, 0x0800, syn(3000)));
+  auto after = world_->dp().stats()->reasons;
+  EXPECT_EQ(again.out, first.out);
+  EXPECT_EQ(after[XLB_R_TX_FLOW_HIT].packets - before[XLB_R_TX_FLOW_HIT].packets, 1u);
+  EXPECT_EQ(after[XLB_R_TX_FLOW_NEW].packets, before[XLB_R_TX_FLOW_NEW].packets);
+  size_t n = 0;
+  table().forEach([&](const FlowSlot& f) {
+    n += f.vipId == id && f.sport == htons(3000);
+    return true;
+  });
+  EXPECT_EQ(n, 1u) << "a retransmitted SYN must not take a second slot";
+}
+
+TEST_F(FlowTableTest, Ipv6FlowsThatDifferOnlyInSourceAddressKeepTheirOwnBackends) {
+  uint32_t id = vipId(kUdp6);
+  auto b11 = backend(kUdp6, "2001:db8:0:1::11"), b12 = backend(kUdp6, "2001:db8:0:1::12");
+  Bytes a = ipv6(v6("2001:db8:0:1::a"), v6("2001:db8:100::1"), IPPROTO_UDP, udp(5000, 53));
+  Bytes b = ipv6(v6("2001:db8:0:1::b"), v6("2001:db8:100::1"), IPPROTO_UDP, udp(5000, 53));
+  // UDP consults the table on every packet: the records decide, both ways.
+  for (bool swap : {false, true}) {
+    const BackendInfo& toA = swap ? b12 : b11;
+    const BackendInfo& toB = swap ? b11 : b12;
+    table().put(flowKeyOf(a), id, xlb_flow_val{uint16_t(toA.id), uint16_t(toA.gen), flowClockNow()});
+    table().put(flowKeyOf(b), id, xlb_flow_val{uint16_t(toB.id), uint16_t(toB.gen), flowClockNow()});
+    auto ra = world_->run(eth(kLbMac, kClientMac, 0x86dd, a));
+    auto rb = world_->run(eth(kLbMac, kClientMac, 0x86dd, b));
+    ASSERT_EQ(ra.action, XDP_TX);
+    ASSERT_EQ(rb.action, XDP_TX);
+    EXPECT_EQ(macIndex(ra.out[5]), swap ? 12 : 11);
+    EXPECT_EQ(macIndex(rb.out[5]), swap ? 11 : 12);
+  }
+  // Userspace sees both, decoded, and removes one by its backend.
+  std::vector<FlowSlot> seen;
+  table().forEach([&](const FlowSlot& f) {
+    seen.push_back(f);
+    return true;
+  });
+  ASSERT_EQ(seen.size(), 2u);
+  for (const auto& f : seen) {
+    EXPECT_EQ(f.family, XLB_AF_INET6);
+    EXPECT_EQ(f.vipId, id);
+    EXPECT_EQ(f.sport, htons(5000));
+  }
+  EXPECT_EQ(table().eraseIf([&](const FlowSlot& f) { return f.v.backend_id == b11.id; }), 1u);
+  EXPECT_TRUE(table().find(flowKeyOf(a), id));
+  EXPECT_FALSE(table().find(flowKeyOf(b), id));
+}
+
+}  // namespace
+}  // namespace xlb::test

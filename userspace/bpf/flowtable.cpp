@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/flowtable.h"
+
+#include <bpf/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <array>
+#include <type_traits>
+
+#include "xlb/hash.h"
+
+namespace xlb {
+
+namespace {
+
+// Keys are read and cleared whole while the data plane writes slots on
+// other CPUs (it stores key 0, the record, then the key).
+template <class T>
+T loadKey(const T& k) {
+  return __atomic_load_n(&k, __ATOMIC_ACQUIRE);
+}
+template <class T>
+void storeKey(T& k, std::type_identity_t<T> v) {
+  __atomic_store_n(&k, v, __ATOMIC_RELEASE);
+}
+
+Result<std::shared_ptr<void>> mapArray(int fd, size_t valueSize, uint32_t* entries, const char* name) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return fail(errno, std::string("cannot inspect ") + name);
+  if (info.value_size != valueSize || !(info.map_flags & BPF_F_MMAPABLE) || info.max_entries == 0 ||
+      (info.max_entries & (info.max_entries - 1)))
+    return fail(0, std::string(name) + " is not a flow table of this xlb version: detach and attach again");
+  size_t bytes = size_t{info.max_entries} * valueSize;
+  long page = sysconf(_SC_PAGESIZE);
+  bytes = (bytes + page - 1) / page * page;
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) return fail(errno, std::string("cannot map ") + name);
+  *entries = info.max_entries;
+  return std::shared_ptr<void>(mem, [bytes](void* p) { munmap(p, bytes); });
+}
+
+bool sameAddr(const xlb_addr& a, const xlb_addr& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+FlowSlot decode4(uint64_t key, const xlb_flow_val& v) {
+  FlowSlot f;
+  f.family = XLB_AF_INET;
+  f.src.addr[0] = static_cast<uint32_t>(key);
+  f.sport = static_cast<uint16_t>(key >> 32);
+  f.vipId = static_cast<uint32_t>(key >> 48) - 1;
+  f.v = v;
+  return f;
+}
+
+FlowSlot decode6(uint32_t portVip, const xlb_flow6& s) {
+  FlowSlot f;
+  f.family = XLB_AF_INET6;
+  f.src = s.saddr;
+  f.sport = static_cast<uint16_t>(portVip >> 16);
+  f.vipId = (portVip & 0xffff) - 1;
+  f.v = s.v;
+  return f;
+}
+
+// Where the data plane records a new flow (bpf/lib/flows.h): a free slot of
+// the bucket with the most free slots (the first such), else the slot seen
+// longest ago.
+template <class Slot, class IsFree>
+Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, IsFree isFree) {
+  Slot *victim = nullptr, *free = nullptr;
+  int most = 0;
+  for (Slot* bucket : buckets) {
+    Slot* f = nullptr;
+    int n = 0;
+    for (int i = 0; i < XLB_FLOW_WAYS; ++i) {
+      Slot& s = bucket[i];
+      if (isFree(s)) {
+        ++n;
+        f = &s;
+      } else if (!victim || s.v.seen < victim->v.seen) {
+        victim = &s;
+      }
+    }
+    if (n > most) {
+      most = n;
+      free = f;
+    }
+  }
+  return free ? free : victim;
+}
+
+}  // namespace
+
+Result<FlowTable> FlowTable::map(int fd4, int fd6) {
+  FlowTable t;
+  uint32_t n4 = 0, n6 = 0;
+  auto m4 = mapArray(fd4, sizeof(xlb_bucket4), &n4, "xlb_flows4");
+  if (!m4) return xlb::unexpected(m4.error());
+  auto m6 = mapArray(fd6, sizeof(xlb_bucket6), &n6, "xlb_flows6");
+  if (!m6) return xlb::unexpected(m6.error());
+  if (n4 != n6) return fail(0, "xlb_flows4 and xlb_flows6 differ in size: detach and attach again");
+  t.buckets_ = n4;
+  t.mem4_ = std::move(*m4);
+  t.mem6_ = std::move(*m6);
+  return t;
+}
+
+void FlowTable::forEach(const std::function<bool(const FlowSlot&)>& visit) const {
+  for (uint32_t b = 0; b < buckets_; ++b)
+    for (auto& s : b4(b)->slot)
+      if (uint64_t key = loadKey(s.key); key && !visit(decode4(key, s.v))) return;
+  for (uint32_t b = 0; b < buckets_; ++b)
+    for (auto& s : b6(b)->slot)
+      if (uint32_t pv = loadKey(s.port_vip); pv && !visit(decode6(pv, s))) return;
+}
+
+size_t FlowTable::eraseIf(const std::function<bool(const FlowSlot&)>& pred) {
+  // Compare-and-clear: a slot the data plane reused meanwhile stays.
+  size_t n = 0;
+  for (uint32_t b = 0; b < buckets_; ++b)
+    for (auto& s : b4(b)->slot)
+      if (uint64_t key = loadKey(s.key); key && pred(decode4(key, s.v)))
+        n += __atomic_compare_exchange_n(&s.key, &key, __u64{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+  for (uint32_t b = 0; b < buckets_; ++b)
+    for (auto& s : b6(b)->slot)
+      if (uint32_t pv = loadKey(s.port_vip); pv && pred(decode6(pv, s)))
+        n += __atomic_compare_exchange_n(&s.port_vip, &pv, __u32{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+  return n;
+}
+
+std::array<uint32_t, XLB_FLOW_CHOICES> FlowTable::bucketsOf(const xlb_flow_key& k) const {
+  std::array<uint32_t, XLB_FLOW_CHOICES> out{};
+  uint32_t h = xlb_hash_flow(&k);
+  for (int j = 0; j < XLB_FLOW_CHOICES; ++j) out[j] = xlb_flow_bucket(h, j, buckets_ - 1);
+  return out;
+}
+
+void* FlowTable::slotOf(const xlb_flow_key& k, uint32_t vipId) const {
+  if (!buckets_) return nullptr;
+  for (uint32_t i : bucketsOf(k)) {
+    if (k.family == XLB_AF_INET) {
+      uint64_t key = xlb_flow4_key(k.src.addr[0], k.sport, vipId);
+      for (auto& s : b4(i)->slot)
+        if (loadKey(s.key) == key) return &s;
+    } else {
+      uint32_t pv = xlb_flow6_port_vip(k.sport, vipId);
+      for (auto& s : b6(i)->slot)
+        if (loadKey(s.port_vip) == pv && sameAddr(s.saddr, k.src)) return &s;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<xlb_flow_val> FlowTable::find(const xlb_flow_key& k, uint32_t vipId) const {
+  void* s = slotOf(k, vipId);
+  if (!s) return std::nullopt;
+  return k.family == XLB_AF_INET ? static_cast<xlb_flow4*>(s)->v : static_cast<xlb_flow6*>(s)->v;
+}
+
+bool FlowTable::erase(const xlb_flow_key& k, uint32_t vipId) {
+  void* s = slotOf(k, vipId);
+  if (!s) return false;
+  if (k.family == XLB_AF_INET)
+    storeKey(static_cast<xlb_flow4*>(s)->key, uint64_t{0});
+  else
+    storeKey(static_cast<xlb_flow6*>(s)->port_vip, uint32_t{0});
+  return true;
+}
+
+void FlowTable::put(const xlb_flow_key& k, uint32_t vipId, const xlb_flow_val& v) {
+  if (!buckets_) return;
+  if (void* s = slotOf(k, vipId)) {
+    (k.family == XLB_AF_INET ? static_cast<xlb_flow4*>(s)->v : static_cast<xlb_flow6*>(s)->v) = v;
+    return;
+  }
+  auto idx = bucketsOf(k);
+  if (k.family == XLB_AF_INET) {
+    std::array<xlb_flow4*, XLB_FLOW_CHOICES> bs;
+    for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b4(idx[j])->slot;
+    xlb_flow4* s = victimOf(bs, [](const xlb_flow4& x) { return !loadKey(x.key); });
+    storeKey(s->key, 0);
+    s->v = v;
+    storeKey(s->key, xlb_flow4_key(k.src.addr[0], k.sport, vipId));
+    return;
+  }
+  std::array<xlb_flow6*, XLB_FLOW_CHOICES> bs;
+  for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b6(idx[j])->slot;
+  xlb_flow6* s = victimOf(bs, [](const xlb_flow6& x) { return !loadKey(x.port_vip); });
+  storeKey(s->port_vip, 0);
+  s->v = v;
+  s->saddr = k.src;
+  storeKey(s->port_vip, xlb_flow6_port_vip(k.sport, vipId));
+}
+
+}  // namespace xlb
