@@ -11,17 +11,30 @@
 
 /* Load-time settings (xlb_meta mirrors them for userspace). */
 const volatile __u32 xlb_ring_size = XLB_DEFAULT_RING_SIZE;
+const volatile __u32 xlb_vip_mask = XLB_DEFAULT_MAX_VIPS * 4 - 1; /* xlb_vip_table slots - 1 */
 
+/* The VIP of (address, port, protocol), through xlb_vip_table: an array
+ * probe or a few, not a hash map's lookup (its hash, its bucket walk and
+ * its function calls were about half of a flow hit's cost). */
 static __always_inline struct xlb_vip *xlb_vip_lookup(const struct xlb_addr *addr, __be16 port,
 						      __u8 proto, __u8 family)
 {
-	struct xlb_vip_key k = {};
+	__u32 h = xlb_vip_hash(addr, port, proto, family, xlb_vip_mask);
+	int n;
 
-	xlb_addr_copy(&k.addr, addr);
-	k.port = port;
-	k.proto = proto;
-	k.family = family;
-	return bpf_map_lookup_elem(&xlb_vips, &k);
+#pragma unroll
+	for (n = 0; n < XLB_VIP_PROBES; n++) {
+		__u32 i = (h + n) & xlb_vip_mask;
+		struct xlb_vip_slot *s = bpf_map_lookup_elem(&xlb_vip_table, &i);
+
+		if (!s || !s->key.family)
+			return NULL;
+		if (s->key.family == family && s->key.port == port && s->key.proto == proto &&
+		    s->key.addr.addr[0] == addr->addr[0] && s->key.addr.addr[1] == addr->addr[1] &&
+		    s->key.addr.addr[2] == addr->addr[2] && s->key.addr.addr[3] == addr->addr[3])
+			return &s->vip;
+	}
+	return NULL;
 }
 
 struct xlb_choice {

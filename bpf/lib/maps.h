@@ -13,6 +13,14 @@ struct {
 	__type(value, struct xlb_vip);
 } xlb_vips SEC(".maps");
 
+/* The data plane's VIP lookup (abi.h); sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_DEFAULT_MAX_VIPS * 4);
+	__type(key, __u32);
+	__type(value, struct xlb_vip_slot);
+} xlb_vip_table SEC(".maps");
+
 /* VIP addresses (any port), to recognise fragments and extension headers
  * addressed to a VIP; the value counts the VIPs on the address. */
 struct {

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 5
+#define XLB_ABI_VERSION 6
 #define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
 
 #define XLB_AF_INET 4
@@ -57,6 +57,19 @@ struct xlb_vip {
 	__u8 ring_sel; /* 0 or 1 */
 	__u8 pad[2];
 	__u32 flags;   /* XLB_VIP_F_* */
+};
+
+/* xlb_vip_table: the data plane's index of xlb_vips (which stays userspace's
+ * record), an array of slots a power of two long. A key lives in one of the
+ * XLB_VIP_PROBES slots from xlb_vip_hash() (hash.h) on; a lookup stops at an
+ * empty slot (key.family 0) and steps over a deleted one (key.family
+ * XLB_VIP_DEAD). Userspace writes a new slot dead first, then live. */
+#define XLB_VIP_PROBES 8
+#define XLB_VIP_DEAD 0xff
+
+struct xlb_vip_slot {
+	struct xlb_vip_key key;
+	struct xlb_vip vip;
 };
 
 /* An HTTP VIP: xlbd's proxy serves it; xlb_xdp passes its packets to the

@@ -129,7 +129,8 @@ class Dataplane {
   Result<SyncResult> syncVip(const VipKey& vip, uint8_t forward, std::span<const DesiredBackend> desired,
                              NeighbourKeeper* neigh);
 
-  // The kernel's id of xlb_vips: which programs use it says whose they are.
+  // The kernel's id of xlb_vip_table (the VIP map xlb_xdp reads): which
+  // programs use it says whose they are.
   uint32_t vipsMapId() const;
   // Pins again, from the maps this object holds open, whatever someone
   // unpinned under the pin path; returns the names pinned again.
@@ -185,7 +186,12 @@ class Dataplane {
 
   std::string pinDir_;
   xlb_meta meta_{};
-  Fd vips_, vipAddrs_, backends_, rings_, flows4_, flows6_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_, nexthops_,
+  // xlb_vips and its data-plane index xlb_vip_table, written together.
+  Result<void> putVip(const xlb_vip_key& k, const xlb_vip& v, uint64_t flags, const char* what);
+  Result<void> dropVip(const xlb_vip_key& k);
+  Result<void> indexVip(const xlb_vip_key& k, const xlb_vip* v);  // null: remove
+
+  Fd vips_, vipTable_, vipAddrs_, backends_, rings_, flows4_, flows6_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_, nexthops_,
       events_;
   FlowTable flows_;                    // xlb_flows4/6, mapped
   std::shared_ptr<uint32_t> ringMem_;  // xlb_rings mapped (BPF_F_MMAPABLE); null: syscalls

@@ -53,7 +53,7 @@ const char* decapReasonName(uint32_t reason);
 Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const std::string& ifname);
 
 // What runs in XDP on an interface, seen from one instance (the one whose
-// xlb_vips map has id vipsMapId): its own xlb_xdp, if there, and anything
+// xlb_vip_table map has id vipsMapId): its own xlb_xdp, if there, and anything
 // else that holds the interface.
 struct XdpState {
   uint32_t ourProgId = 0;  // 0: this instance's xlb_xdp is not attached

@@ -32,6 +32,9 @@ inline constexpr uint32_t kMaxFlows = 1u << 26;
 // Buckets per family of a flow table for maxFlows flows: the power of two
 // whose XLB_FLOW_WAYS slots each hold at least maxFlows.
 uint32_t flowBuckets(uint32_t maxFlows);
+// Slots of the data plane's VIP index for maxVips VIPs: a power of two, at
+// least four per VIP (short probe runs).
+uint32_t vipSlots(uint32_t maxVips);
 
 const char* forwardName(uint8_t forward);  // XLB_FWD_* -> "l2dsr" | "ipip"
 Result<uint8_t> parseForward(const std::string& s);

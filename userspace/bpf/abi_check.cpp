@@ -39,6 +39,8 @@ XLB_OFF(xlb_flow_key, sport, 32);
 XLB_OFF(xlb_flow_key, dport, 34);
 XLB_OFF(xlb_flow_key, proto, 36);
 XLB_OFF(xlb_flow_key, family, 37);
+XLB_CHECK(xlb_vip_slot, 32);
+XLB_OFF(xlb_vip_slot, vip, 20);
 XLB_CHECK(xlb_flow_val, 8);
 XLB_OFF(xlb_flow_val, seen, 4);
 XLB_CHECK(xlb_flow4, 16);

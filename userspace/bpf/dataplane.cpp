@@ -137,6 +137,74 @@ Result<VipInfo> Dataplane::vip(const VipKey& key) const {
   return VipInfo{key, v.id, v.forward, v.ring_sel, v.flags};
 }
 
+// A VIP is written to xlb_vips (userspace's record) and to xlb_vip_table
+// (what the data plane reads). A new key is indexed before it is recorded,
+// so that a VIP in xlb_vips is always one the data plane finds.
+Result<void> Dataplane::putVip(const xlb_vip_key& k, const xlb_vip& v, uint64_t flags, const char* what) {
+  if (auto r = indexVip(k, &v); !r) return r;
+  if (bpf_map_update_elem(vips_.get(), &k, &v, flags) != 0) {
+    int e = errno;
+    if (flags == BPF_NOEXIST) indexVip(k, nullptr);
+    return fail(e, what);
+  }
+  return {};
+}
+
+Result<void> Dataplane::dropVip(const xlb_vip_key& k) {
+  if (bpf_map_delete_elem(vips_.get(), &k) != 0) return fail(errno, "cannot delete VIP");
+  return indexVip(k, nullptr);
+}
+
+Result<void> Dataplane::indexVip(const xlb_vip_key& k, const xlb_vip* v) {
+  uint32_t slots = vipSlots(meta_.max_vips), mask = slots - 1;
+  uint32_t h = xlb_vip_hash(&k.addr, k.port, k.proto, k.family, mask);
+  auto read = [&](uint32_t i, xlb_vip_slot* s) -> Result<void> {
+    if (bpf_map_lookup_elem(vipTable_.get(), &i, s) != 0) return fail(errno, "cannot read the VIP index");
+    return {};
+  };
+  auto write = [&](uint32_t i, const xlb_vip_slot& s) -> Result<void> {
+    return update(vipTable_, i, s, BPF_ANY, "cannot write the VIP index");
+  };
+  std::optional<uint32_t> room;
+  for (uint32_t n = 0; n < XLB_VIP_PROBES; ++n) {
+    uint32_t i = (h + n) & mask;
+    xlb_vip_slot s{};
+    if (auto r = read(i, &s); !r) return r;
+    if (s.key.family == k.family && std::memcmp(&s.key, &k, sizeof k) == 0) {
+      if (v) {
+        s.vip = *v;  // in place: the bytes that change (ring_sel, forward) are whole
+        return write(i, s);
+      }
+      s.key.family = XLB_VIP_DEAD;
+      if (auto r = write(i, s); !r) return r;
+      // A run of dead slots before an empty one is empty: no lookup needs
+      // to step over it.
+      xlb_vip_slot after{};
+      if (auto r = read((i + 1) & mask, &after); !r) return r;
+      if (after.key.family != 0) return {};
+      for (uint32_t j = i;; j = (j - 1) & mask) {
+        xlb_vip_slot d{};
+        if (auto r = read(j, &d); !r) return r;
+        if (d.key.family != XLB_VIP_DEAD) return {};
+        if (auto r = write(j, xlb_vip_slot{}); !r) return r;
+      }
+    }
+    if ((s.key.family == 0 || s.key.family == XLB_VIP_DEAD) && !room) room = i;
+    if (s.key.family == 0) break;  // a key is never past an empty slot
+  }
+  if (!v) return {};
+  if (!room)
+    return fail(ENOSPC, "the VIP index has no free slot near " + VipKey::fromAbi(k).str() +
+                            ": detach and attach with a larger --max-vips");
+  // Dead first (lookups step over it), then live: the data plane never
+  // matches a half-written key.
+  xlb_vip_slot s{k, *v};
+  s.key.family = XLB_VIP_DEAD;
+  if (auto r = write(*room, s); !r) return r;
+  s.key.family = k.family;
+  return write(*room, s);
+}
+
 Result<void> Dataplane::zeroStats(int fd, uint32_t id) {
   std::vector<xlb_lb_stats> zero(numCpus());
   if (bpf_map_update_elem(fd, &id, zero.data(), BPF_ANY) != 0)
@@ -245,7 +313,8 @@ Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
   v.id = vip.id;
   v.forward = vip.forward;
   v.ring_sel = next;
-  return update(vips_, k, v, BPF_EXIST, "cannot flip ring");
+  v.flags = vip.flags;
+  return putVip(k, v, BPF_EXIST, "cannot flip ring");
 }
 
 Result<VipInfo> Dataplane::addVip(const VipKey& key, uint8_t forward) {
@@ -286,7 +355,7 @@ Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward, uint
   v.forward = forward;
   v.flags = flags;
   auto k = key.toAbi();
-  if (auto r = update(vips_, k, v, BPF_NOEXIST, "cannot add VIP"); !r) return xlb::unexpected(r.error());
+  if (auto r = putVip(k, v, BPF_NOEXIST, "cannot add VIP"); !r) return xlb::unexpected(r.error());
   return VipInfo{key, id, forward, 0, flags};
 }
 
@@ -326,7 +395,7 @@ Result<void> Dataplane::delVipLocked(const VipKey& key) {
   auto v = vip(key);
   if (!v) return xlb::unexpected(v.error());
   auto k = key.toAbi();
-  if (bpf_map_delete_elem(vips_.get(), &k) != 0) return fail(errno, "cannot delete VIP");
+  if (auto r = dropVip(k); !r) return r;
   auto all = backends();
   if (!all) return xlb::unexpected(all.error());
   for (const auto& b : *all) {
@@ -445,7 +514,8 @@ Result<SyncResult> Dataplane::syncVip(const VipKey& vk, uint8_t forward,
     x.id = v->id;
     x.forward = forward;
     x.ring_sel = v->ringSel;
-    if (auto r = update(vips_, k, x, BPF_EXIST, "cannot change forwarding"); !r) return xlb::unexpected(r.error());
+    x.flags = v->flags;
+    if (auto r = putVip(k, x, BPF_EXIST, "cannot change forwarding"); !r) return xlb::unexpected(r.error());
     v->forward = forward;
     res.forwardChanged = true;
   }
@@ -556,14 +626,15 @@ Result<void> Dataplane::delBackend(const VipKey& vk, const IpAddr& addr) {
 }
 
 std::vector<std::pair<const char*, Fd*>> Dataplane::maps() {
-  return {{"xlb_meta", &meta_fd_},       {"xlb_vips", &vips_},         {"xlb_vip_addrs", &vipAddrs_},
+  return {{"xlb_meta", &meta_fd_},       {"xlb_vips", &vips_},         {"xlb_vip_table", &vipTable_},
+          {"xlb_vip_addrs", &vipAddrs_},
           {"xlb_backends", &backends_},  {"xlb_rings", &rings_},       {"xlb_flows4", &flows4_},
           {"xlb_flows6", &flows6_},
           {"xlb_reasons", &reasons_},    {"xlb_vip_stats", &vipStats_}, {"xlb_be_stats", &beStats_},
           {"xlb_tx_ports", &txPorts_},   {"xlb_nexthops", &nexthops_}, {"xlb_events", &events_}};
 }
 
-uint32_t Dataplane::vipsMapId() const { return objectId(vips_.get()); }
+uint32_t Dataplane::vipsMapId() const { return objectId(vipTable_.get()); }
 
 Result<std::vector<std::string>> Dataplane::repin() {
   std::vector<std::string> done;
@@ -733,7 +804,7 @@ Result<size_t> Dataplane::clearMovedSlots() {
     x.forward = m.vip.forward;
     x.ring_sel = next;
     x.flags = m.vip.flags;
-    if (auto u = update(vips_, vk, x, BPF_EXIST, "cannot flip ring"); !u) return xlb::unexpected(u.error());
+    if (auto u = putVip(vk, x, BPF_EXIST, "cannot flip ring"); !u) return xlb::unexpected(u.error());
   }
   return cleared;
 }

@@ -119,7 +119,7 @@ uint32_t pinnedMapId(const std::string& path) {
 
 // Does the program use the map with this id? (Which maps a program uses is
 // what makes it one instance's and not another's: every instance has its
-// own pinned maps. Only maps the code touches count: xlb_vips for xlb_xdp,
+// own pinned maps. Only maps the code touches count: xlb_vip_table for xlb_xdp,
 // xlb_dcp_vips for xlb_decap, never xlb_meta, which only userspace reads.)
 bool progUsesMap(int progFd, uint32_t mapId) {
   if (progFd < 0 || mapId == 0) return false;
@@ -281,6 +281,8 @@ Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   for (int i = 0; i < 4; ++i) skel->rodata->xlb_encap6_net[i] = meta.encap6_net[i];
   skel->rodata->xlb_encap6_hostmask = meta.encap6_hostmask;
   bpf_map__set_max_entries(skel->maps.xlb_vips, meta.max_vips);
+  skel->rodata->xlb_vip_mask = vipSlots(meta.max_vips) - 1;
+  bpf_map__set_max_entries(skel->maps.xlb_vip_table, vipSlots(meta.max_vips));
   bpf_map__set_max_entries(skel->maps.xlb_vip_addrs, meta.max_vips);
   bpf_map__set_max_entries(skel->maps.xlb_vip_stats, meta.max_vips);
   bpf_map__set_max_entries(skel->maps.xlb_rings, meta.max_vips * 2 * meta.ring_size);
@@ -347,7 +349,7 @@ Result<AttachResult> attach(const std::string& pinDir, const std::string& ifname
   if (!skel) return xlb::unexpected(skel.error());
 
   AttachResult res;
-  auto id = attachProgram((*skel)->obj, *ifindex, ifname, mode, "xlb_xdp", pinnedMapId(pinDir + "/xlb_vips"), force,
+  auto id = attachProgram((*skel)->obj, *ifindex, ifname, mode, "xlb_xdp", pinnedMapId(pinDir + "/xlb_vip_table"), force,
                           &res.replaced);
   if (!id) return xlb::unexpected(id.error());
   res.progId = *id;
@@ -366,7 +368,7 @@ Result<std::optional<uint32_t>> attachedProgram(const std::string& pinDir, const
   quietLibs();
   auto ifindex = ifindexOf(ifname);
   if (!ifindex) return xlb::unexpected(ifindex.error());
-  Holder h = holderOf(*ifindex, "xlb_xdp", pinnedMapId(pinDir + "/xlb_vips"));
+  Holder h = holderOf(*ifindex, "xlb_xdp", pinnedMapId(pinDir + "/xlb_vip_table"));
   if (!h.ours) return std::optional<uint32_t>();  // none, or another instance's
   return std::optional<uint32_t>(xdp_program__id(h.a.prog));
 }
@@ -432,7 +434,7 @@ Result<DetachResult> detach(const std::string& pinDir, const std::string& ifname
   auto lk = lockDir(pinDir);
   if (!lk) return xlb::unexpected(lk.error());
   DetachResult res;
-  auto was = detachProgram(*ifindex, "xlb_xdp", ifname, pinnedMapId(pinDir + "/xlb_vips"));
+  auto was = detachProgram(*ifindex, "xlb_xdp", ifname, pinnedMapId(pinDir + "/xlb_vip_table"));
   if (!was) return xlb::unexpected(was.error());
   res.wasAttached = *was;
   int fd = bpf_obj_get((pinDir + "/xlb_tx_ports").c_str());

@@ -65,6 +65,12 @@ uint32_t flowBuckets(uint32_t maxFlows) {
   return n;
 }
 
+uint32_t vipSlots(uint32_t maxVips) {
+  uint32_t n = 16;
+  while (n < uint64_t(maxVips) * 4) n <<= 1;
+  return n;
+}
+
 const char* forwardName(uint8_t f) { return f == XLB_FWD_IPIP ? "ipip" : "l2dsr"; }
 
 Result<uint8_t> parseForward(const std::string& s) {
