@@ -4,12 +4,12 @@
  * longest ago. No helper call, no lock: an IPv4 lookup reads one cache line
  * per bucket until it finds the flow; an insert writes one slot.
  *
- * CPUs do not lock a slot. A slot is written key-cleared first, then its
- * record, then its key (ordered stores): a reader on another CPU sees the
- * old flow, no flow, or the new flow whole, never one's key with another's
- * record. Two CPUs recording flows in the same bucket at once may pick the
- * same slot; one record is lost, and made again by its flow's next
- * sampled packet (lb.h). */
+ * CPUs do not lock a slot: one claims it by swapping its key for a busy
+ * mark, writes the record, and swaps the new key in (xlb_flow_write*). A
+ * reader on another CPU sees the old flow, no flow, or the new flow whole,
+ * never one's key with another's record. Of two CPUs recording flows in
+ * the same slot at once, one wins; the other's record is made again by its
+ * flow's next sampled packet (lb.h). */
 #ifndef XLB_BPF_FLOWS_H
 #define XLB_BPF_FLOWS_H
 
@@ -18,8 +18,6 @@
 
 /* Load-time setting: buckets per family - 1 (a power of two - 1). */
 const volatile __u32 xlb_flow_mask = XLB_DEFAULT_MAX_FLOWS / XLB_FLOW_WAYS - 1;
-
-#define xlb_barrier() asm volatile("" ::: "memory")
 
 /* Where a flow is or would be: its buckets (indexes: an array lookup is a
  * bounds check and an add once the verifier inlines it) and its slot key. */
@@ -90,11 +88,12 @@ static __always_inline struct xlb_flow_val *xlb_flow_find(const struct xlb_probe
  * the twelve seen longest ago. Three choices keep buckets evenly filled:
  * filling a table to half its capacity, no flow finds all three full.
  * The pick is kept as bucket and way numbers, not pointers, until the end:
- * the verifier can then merge the paths of the comparisons. One function
- * per family, same rule. */
-static __always_inline struct xlb_flow4 *xlb_pick4(const struct xlb_probe *pr)
+ * the verifier can then merge the paths of the comparisons. *old is the key
+ * the slot had when picked. One function per family, same rule. */
+static __always_inline struct xlb_flow4 *xlb_pick4(const struct xlb_probe *pr, __u64 *old)
 {
 	__u32 oldest = 0xffffffffu, most = 0, bucket = 0, way = 0, old_bucket = 0, old_way = 0;
+	__u64 old_key = 0;
 	struct xlb_bucket4 *b;
 	int i, j;
 
@@ -107,13 +106,16 @@ static __always_inline struct xlb_flow4 *xlb_pick4(const struct xlb_probe *pr)
 			return NULL;
 #pragma unroll
 		for (i = 0; i < XLB_FLOW_WAYS; i++) {
-			if (!b->slot[i].key) {
+			__u64 k = b->slot[i].key;
+
+			if (!k) {
 				n++;
 				free_way = i;
-			} else if (b->slot[i].v.seen < oldest) {
+			} else if (k != XLB_FLOW4_BUSY && b->slot[i].v.seen < oldest) {
 				oldest = b->slot[i].v.seen;
 				old_bucket = pr->idx[j];
 				old_way = i;
+				old_key = k;
 			}
 		}
 		if (n > most) {
@@ -123,16 +125,19 @@ static __always_inline struct xlb_flow4 *xlb_pick4(const struct xlb_probe *pr)
 		}
 	}
 	if (!most) {
+		if (!old_key)
+			return NULL; /* every slot busy */
 		bucket = old_bucket;
 		way = old_way;
 	}
+	*old = most ? 0 : old_key;
 	b = bpf_map_lookup_elem(&xlb_flows4, &bucket);
 	return b ? &b->slot[way & (XLB_FLOW_WAYS - 1)] : NULL;
 }
 
-static __always_inline struct xlb_flow6 *xlb_pick6(const struct xlb_probe *pr)
+static __always_inline struct xlb_flow6 *xlb_pick6(const struct xlb_probe *pr, __u32 *old)
 {
-	__u32 oldest = 0xffffffffu, most = 0, bucket = 0, way = 0, old_bucket = 0, old_way = 0;
+	__u32 oldest = 0xffffffffu, most = 0, bucket = 0, way = 0, old_bucket = 0, old_way = 0, old_key = 0;
 	struct xlb_bucket6 *b;
 	int i, j;
 
@@ -145,13 +150,16 @@ static __always_inline struct xlb_flow6 *xlb_pick6(const struct xlb_probe *pr)
 			return NULL;
 #pragma unroll
 		for (i = 0; i < XLB_FLOW_WAYS; i++) {
-			if (!b->slot[i].port_vip) {
+			__u32 k = b->slot[i].port_vip;
+
+			if (!k) {
 				n++;
 				free_way = i;
-			} else if (b->slot[i].v.seen < oldest) {
+			} else if (k != XLB_FLOW6_BUSY && b->slot[i].v.seen < oldest) {
 				oldest = b->slot[i].v.seen;
 				old_bucket = pr->idx[j];
 				old_way = i;
+				old_key = k;
 			}
 		}
 		if (n > most) {
@@ -161,38 +169,66 @@ static __always_inline struct xlb_flow6 *xlb_pick6(const struct xlb_probe *pr)
 		}
 	}
 	if (!most) {
+		if (!old_key)
+			return NULL;
 		bucket = old_bucket;
 		way = old_way;
 	}
+	*old = most ? 0 : old_key;
 	b = bpf_map_lookup_elem(&xlb_flows6, &bucket);
 	return b ? &b->slot[way & (XLB_FLOW_WAYS - 1)] : NULL;
 }
 
-static __always_inline void xlb_flow_put(const struct xlb_probe *pr, const struct xlb_flow_val *val)
+/* Writes a flow's record into slot s, whose key was old: claimed by one
+ * compare-and-swap (a CPU that loses the race leaves the slot to the
+ * winner: its record is made again by the flow's next sampled packet),
+ * published by an exchange that orders the record before the key. */
+static __always_inline void xlb_flow_write4(struct xlb_flow4 *s, __u64 old, __u64 key,
+					    const struct xlb_flow_val *val)
+{
+	if (__sync_val_compare_and_swap(&s->key, old, XLB_FLOW4_BUSY) != old)
+		return;
+	s->v = *val;
+	(void)__sync_lock_test_and_set(&s->key, key);
+}
+
+static __always_inline void xlb_flow_write6(struct xlb_flow6 *s, __u32 old, const struct xlb_probe *pr,
+					    const struct xlb_flow_val *val)
+{
+	if (__sync_val_compare_and_swap(&s->port_vip, old, XLB_FLOW6_BUSY) != old)
+		return;
+	s->v = *val;
+	xlb_addr_copy(&s->saddr, &pr->saddr);
+	(void)__sync_lock_test_and_set(&s->port_vip, pr->port_vip);
+}
+
+/* Records a flow: over its own record when found (a stale one: same flow,
+ * new backend), else where xlb_pick* says. */
+static __always_inline void xlb_flow_put(const struct xlb_probe *pr, struct xlb_flow_val *found,
+					 const struct xlb_flow_val *val)
 {
 	if (!pr->v6) {
-		struct xlb_flow4 *s = xlb_pick4(pr);
+		struct xlb_flow4 *s;
+		__u64 old = pr->key4;
 
-		if (!s)
-			return;
-		s->key = 0;
-		xlb_barrier();
-		s->v = *val;
-		xlb_barrier();
-		s->key = pr->key4;
+		if (found)
+			s = (void *)found - __builtin_offsetof(struct xlb_flow4, v);
+		else
+			s = xlb_pick4(pr, &old);
+		if (s)
+			xlb_flow_write4(s, old, pr->key4, val);
 		return;
 	}
 
-	struct xlb_flow6 *s = xlb_pick6(pr);
+	struct xlb_flow6 *s;
+	__u32 old = pr->port_vip;
 
-	if (!s)
-		return;
-	s->port_vip = 0;
-	xlb_barrier();
-	s->v = *val;
-	xlb_addr_copy(&s->saddr, &pr->saddr);
-	xlb_barrier();
-	s->port_vip = pr->port_vip;
+	if (found)
+		s = (void *)found - __builtin_offsetof(struct xlb_flow6, v);
+	else
+		s = xlb_pick6(pr, &old);
+	if (s)
+		xlb_flow_write6(s, old, pr, val);
 }
 
 #endif

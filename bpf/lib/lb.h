@@ -123,10 +123,7 @@ static __always_inline int xlb_assign(const struct xlb_flow_key *key, const stru
 		.seen = xlb_seconds(now),
 	};
 
-	if (found)
-		*found = nf; /* stale: same flow, new backend */
-	else
-		xlb_flow_put(pr, &nf);
+	xlb_flow_put(pr, found, &nf);
 	return 0;
 }
 

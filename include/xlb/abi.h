@@ -134,7 +134,8 @@ enum xlb_event {
 	XLB_EV_MAX,
 };
 
-/* xlb_flows key: the 5-tuple as seen on the wire, client -> VIP. */
+/* A flow's 5-tuple as seen on the wire, client -> VIP: what the flow hash
+ * and the ring slot are computed from. */
 struct xlb_flow_key {
 	struct xlb_addr src;
 	struct xlb_addr dst;
@@ -161,6 +162,12 @@ struct xlb_flow_val {
 	__u16 gen;  /* low 16 bits of xlb_backend.gen at assignment */
 	__u32 seen; /* seconds of CLOCK_MONOTONIC_COARSE, when a packet last found it */
 };
+
+/* A slot one CPU is writing: neither free nor any flow's key (a real key's
+ * VIP field is never 0). The data plane claims a slot by swapping its key
+ * for this, writes the record, then swaps in the new key. */
+#define XLB_FLOW4_BUSY 1ull
+#define XLB_FLOW6_BUSY 0x10000u
 
 struct xlb_flow4 {
 	__u64 key; /* xlb_flow4_key(): source address, port, VIP id + 1; 0: empty */

@@ -41,10 +41,12 @@ class FlowTable {
   // The record of a flow (its 5-tuple, on the VIP vipId), as the data plane
   // would find it.
   std::optional<xlb_flow_val> find(const xlb_flow_key& k, uint32_t vipId) const;
-  // Records a flow where the data plane would (an empty slot of its two
-  // buckets, else the one seen longest ago); replaces its record if it is
-  // there. For tests and benchmarks: the data plane records its own.
+  // Records a flow where the data plane would (a free slot of the emptiest
+  // of its three buckets, else the slot seen longest ago), or over its own
+  // record. For tests and benchmarks: the data plane records its own.
   void put(const xlb_flow_key& k, uint32_t vipId, const xlb_flow_val& v);
+  // Which of its buckets (0 to XLB_FLOW_CHOICES - 1) holds a flow.
+  std::optional<int> choiceOf(const xlb_flow_key& k, uint32_t vipId) const;
   // Empties the slot of one flow; false if it was not recorded.
   bool erase(const xlb_flow_key& k, uint32_t vipId);
 
@@ -53,7 +55,7 @@ class FlowTable {
   xlb_bucket6* b6(uint32_t i) const { return static_cast<xlb_bucket6*>(mem6_.get()) + i; }
   std::array<uint32_t, XLB_FLOW_CHOICES> bucketsOf(const xlb_flow_key& k) const;
   // The slot of a flow, in its buckets: an xlb_flow4 or xlb_flow6.
-  void* slotOf(const xlb_flow_key& k, uint32_t vipId) const;
+  void* slotOf(const xlb_flow_key& k, uint32_t vipId, int* choice = nullptr) const;
 
   uint32_t buckets_ = 0;
   std::shared_ptr<void> mem4_, mem6_;

@@ -71,14 +71,20 @@ XLB_HASH_INLINE __u32 xlb_hash_flow(const struct xlb_flow_key *k)
 	return xlb_hash_final(h, 40);
 }
 
-/* The first xlb_vip_table slot of a VIP key (mask: slots - 1). VIPs are
- * chosen by the operator, so a fold of the address and one finalizer
- * suffice. */
+/* The first xlb_vip_table slot of a VIP key (mask: slots - 1): each word
+ * mixed in, so that no two fields cancel (an IPv4 address needs one word). */
 XLB_HASH_INLINE __u32 xlb_vip_hash(const struct xlb_addr *a, __be16 port, __u8 proto, __u8 family, __u32 mask)
 {
-	__u32 x = a->addr[0] ^ a->addr[1] ^ a->addr[2] ^ a->addr[3] ^ ((__u32)port << 16 | (__u32)proto << 8 | family);
+	__u32 h = XLB_HASH_SEED;
 
-	return xlb_hash_final(x, 20) & mask;
+	h = xlb_hash_mix(h, a->addr[0]);
+	if (family != XLB_AF_INET) {
+		h = xlb_hash_mix(h, a->addr[1]);
+		h = xlb_hash_mix(h, a->addr[2]);
+		h = xlb_hash_mix(h, a->addr[3]);
+	}
+	h = xlb_hash_mix(h, (__u32)port << 16 | (__u32)proto << 8 | family);
+	return xlb_hash_final(h, 20) & mask;
 }
 
 /* The flow table's buckets for a flow hash (mask: buckets - 1), choice 0

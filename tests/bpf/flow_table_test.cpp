@@ -138,5 +138,34 @@ TEST_F(FlowTableTest, Ipv6FlowsThatDifferOnlyInSourceAddressKeepTheirOwnBackends
   EXPECT_FALSE(table().find(flowKeyOf(b), id));
 }
 
+// A table of 16 buckets half filled by xlb_xdp: flows land in their second
+// and third buckets too, and userspace, which computes the buckets on its
+// own, finds every one of them.
+TEST(FlowTableSpread, UserspaceFindsEveryFlowTheDataPlaneRecordedInAnyOfItsBuckets) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN)";
+  XdpWorld w([](LoadSettings& s) { s.maxFlows = 64; });
+  auto& dp = w.dp();
+  ASSERT_TRUE(dp.addVip(kTcp4, XLB_FWD_L2DSR));
+  ASSERT_TRUE(dp.addBackend(kTcp4, *IpAddr::parse("198.18.0.11"), 1, nullptr));
+  ASSERT_EQ(dp.flowTable().buckets(), 16u);
+  uint32_t id = dp.vip(kTcp4)->id;
+  std::vector<xlb_flow_key> keys;
+  for (uint16_t p = 0; p < 32; ++p) {
+    Bytes l3 = ipv4(v4("198.18.0.1"), v4("198.19.0.1"), IPPROTO_TCP, tcp(5000 + p, 80));
+    ASSERT_EQ(w.run(eth(kLbMac, kClientMac, 0x0800, l3)).action, XDP_TX);
+    keys.push_back(flowKeyOf(l3));
+  }
+  int others = 0;
+  for (const auto& k : keys) {
+    auto c = dp.flowTable().choiceOf(k, id);
+    ASSERT_TRUE(c) << "flow from port " << ntohs(k.sport) << " not found";
+    others += *c > 0;
+  }
+  EXPECT_GT(others, 0) << "every flow in its first bucket: the other choices went untested";
+  size_t n = 0;
+  dp.flowTable().forEach([&](const FlowSlot&) { return ++n, true; });
+  EXPECT_EQ(n, keys.size()) << "a flow was evicted at half the capacity";
+}
+
 }  // namespace
 }  // namespace xlb::test

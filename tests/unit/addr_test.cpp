@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <map>
+#include <set>
+
 #include "xlb/hash.h"
 
 namespace xlb {
@@ -109,3 +112,32 @@ TEST(FlowHash, IsStableAndSensitiveToEveryField) {
 
 }  // namespace
 }  // namespace xlb
+
+// The VIP index's start slot: VIPs an operator would configure side by side
+// (a grid of neighbouring addresses and ports) must not pile up on a few
+// slots, or a ninth VIP on one of them is refused whatever --max-vips is.
+TEST(VipHash, NeighbouringAddressesAndPortsSpreadOverTheSlots) {
+  for (bool v6 : {false, true}) {
+    uint32_t mask = 1023;
+    std::set<uint32_t> starts;
+    std::map<uint32_t, int> per;
+    for (uint32_t a = 1; a <= 16; ++a)
+      for (uint16_t p = 8080; p < 8096; ++p) {
+        xlb_addr x{};
+        if (v6) {
+          x.addr[0] = htonl(0x20010db8);
+          x.addr[3] = htonl(a);
+        } else {
+          x.addr[0] = htonl(0x0a000000 + a);
+        }
+        uint32_t h = xlb_vip_hash(&x, htons(p), IPPROTO_TCP, v6 ? XLB_AF_INET6 : XLB_AF_INET, mask);
+        starts.insert(h);
+        ++per[h];
+      }
+    // 256 keys in 1024 slots: about 226 distinct starts if spread at random.
+    EXPECT_GT(starts.size(), 200u) << (v6 ? "IPv6" : "IPv4");
+    int most = 0;
+    for (auto& [h, n] : per) most = std::max(most, n);
+    EXPECT_LE(most, 4) << (v6 ? "IPv6" : "IPv4");
+  }
+}

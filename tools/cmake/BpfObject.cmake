@@ -23,7 +23,7 @@ function(xlb_bpf_object NAME SOURCE)
   endif()
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${target_arch} -Wall ${XLB_BPF_WERROR}
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${target_arch} -Wall ${XLB_BPF_WERROR}
             -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf
             -I/usr/include/${arch}-linux-gnu
             -c ${SOURCE} -o ${obj}

@@ -141,10 +141,12 @@ Result<VipInfo> Dataplane::vip(const VipKey& key) const {
 // (what the data plane reads). A new key is indexed before it is recorded,
 // so that a VIP in xlb_vips is always one the data plane finds.
 Result<void> Dataplane::putVip(const xlb_vip_key& k, const xlb_vip& v, uint64_t flags, const char* what) {
+  xlb_vip was{};
+  bool existed = bpf_map_lookup_elem(vips_.get(), &k, &was) == 0;
   if (auto r = indexVip(k, &v); !r) return r;
   if (bpf_map_update_elem(vips_.get(), &k, &v, flags) != 0) {
     int e = errno;
-    if (flags == BPF_NOEXIST) indexVip(k, nullptr);
+    indexVip(k, existed ? &was : nullptr);  // the index goes back to what xlb_vips says
     return fail(e, what);
   }
   return {};
@@ -355,7 +357,15 @@ Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward, uint
   v.forward = forward;
   v.flags = flags;
   auto k = key.toAbi();
-  if (auto r = putVip(k, v, BPF_NOEXIST, "cannot add VIP"); !r) return xlb::unexpected(r.error());
+  if (auto r = putVip(k, v, BPF_NOEXIST, "cannot add VIP"); !r) {
+    // Not added: the address keeps the count it had.
+    refs -= 1 + ((flags & XLB_VIP_F_L7) ? 1u << XLB_ADDR_L7_SHIFT : 0);
+    if (refs == 0)
+      bpf_map_delete_elem(vipAddrs_.get(), &ak);
+    else
+      bpf_map_update_elem(vipAddrs_.get(), &ak, &refs, BPF_ANY);
+    return xlb::unexpected(r.error());
+  }
   return VipInfo{key, id, forward, 0, flags};
 }
 

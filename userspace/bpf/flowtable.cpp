@@ -67,9 +67,9 @@ FlowSlot decode6(uint32_t portVip, const xlb_flow6& s) {
 
 // Where the data plane records a new flow (bpf/lib/flows.h): a free slot of
 // the bucket with the most free slots (the first such), else the slot seen
-// longest ago.
-template <class Slot, class IsFree>
-Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, IsFree isFree) {
+// longest ago; never a busy one. Null when every slot is busy.
+template <class Slot, class KeyOf>
+Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, KeyOf keyOf, decltype(keyOf(Slot{})) busy) {
   Slot *victim = nullptr, *free = nullptr;
   int most = 0;
   for (Slot* bucket : buckets) {
@@ -77,10 +77,11 @@ Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, IsFree isFree
     int n = 0;
     for (int i = 0; i < XLB_FLOW_WAYS; ++i) {
       Slot& s = bucket[i];
-      if (isFree(s)) {
+      auto k = keyOf(s);
+      if (!k) {
         ++n;
         f = &s;
-      } else if (!victim || s.v.seen < victim->v.seen) {
+      } else if (k != busy && (!victim || s.v.seen < victim->v.seen)) {
         victim = &s;
       }
     }
@@ -90,6 +91,15 @@ Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, IsFree isFree
     }
   }
   return free ? free : victim;
+}
+
+// As xlb_flow_write*: claim (key -> busy), record, publish the key.
+template <class K, class Write>
+bool claimAndWrite(K& key, K old, K busy, K now, Write write) {
+  if (!__atomic_compare_exchange_n(&key, &old, busy, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return false;
+  write();
+  storeKey(key, now);
+  return true;
 }
 
 }  // namespace
@@ -111,10 +121,10 @@ Result<FlowTable> FlowTable::map(int fd4, int fd6) {
 void FlowTable::forEach(const std::function<bool(const FlowSlot&)>& visit) const {
   for (uint32_t b = 0; b < buckets_; ++b)
     for (auto& s : b4(b)->slot)
-      if (uint64_t key = loadKey(s.key); key && !visit(decode4(key, s.v))) return;
+      if (uint64_t key = loadKey(s.key); key && key != XLB_FLOW4_BUSY && !visit(decode4(key, s.v))) return;
   for (uint32_t b = 0; b < buckets_; ++b)
     for (auto& s : b6(b)->slot)
-      if (uint32_t pv = loadKey(s.port_vip); pv && !visit(decode6(pv, s))) return;
+      if (uint32_t pv = loadKey(s.port_vip); pv && pv != XLB_FLOW6_BUSY && !visit(decode6(pv, s))) return;
 }
 
 size_t FlowTable::eraseIf(const std::function<bool(const FlowSlot&)>& pred) {
@@ -122,11 +132,11 @@ size_t FlowTable::eraseIf(const std::function<bool(const FlowSlot&)>& pred) {
   size_t n = 0;
   for (uint32_t b = 0; b < buckets_; ++b)
     for (auto& s : b4(b)->slot)
-      if (uint64_t key = loadKey(s.key); key && pred(decode4(key, s.v)))
+      if (uint64_t key = loadKey(s.key); key && key != XLB_FLOW4_BUSY && pred(decode4(key, s.v)))
         n += __atomic_compare_exchange_n(&s.key, &key, __u64{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
   for (uint32_t b = 0; b < buckets_; ++b)
     for (auto& s : b6(b)->slot)
-      if (uint32_t pv = loadKey(s.port_vip); pv && pred(decode6(pv, s)))
+      if (uint32_t pv = loadKey(s.port_vip); pv && pv != XLB_FLOW6_BUSY && pred(decode6(pv, s)))
         n += __atomic_compare_exchange_n(&s.port_vip, &pv, __u32{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
   return n;
 }
@@ -138,20 +148,28 @@ std::array<uint32_t, XLB_FLOW_CHOICES> FlowTable::bucketsOf(const xlb_flow_key& 
   return out;
 }
 
-void* FlowTable::slotOf(const xlb_flow_key& k, uint32_t vipId) const {
+void* FlowTable::slotOf(const xlb_flow_key& k, uint32_t vipId, int* choice) const {
   if (!buckets_) return nullptr;
-  for (uint32_t i : bucketsOf(k)) {
+  auto idx = bucketsOf(k);
+  for (int j = 0; j < XLB_FLOW_CHOICES; ++j) {
+    if (choice) *choice = j;
     if (k.family == XLB_AF_INET) {
       uint64_t key = xlb_flow4_key(k.src.addr[0], k.sport, vipId);
-      for (auto& s : b4(i)->slot)
+      for (auto& s : b4(idx[j])->slot)
         if (loadKey(s.key) == key) return &s;
     } else {
       uint32_t pv = xlb_flow6_port_vip(k.sport, vipId);
-      for (auto& s : b6(i)->slot)
+      for (auto& s : b6(idx[j])->slot)
         if (loadKey(s.port_vip) == pv && sameAddr(s.saddr, k.src)) return &s;
     }
   }
   return nullptr;
+}
+
+std::optional<int> FlowTable::choiceOf(const xlb_flow_key& k, uint32_t vipId) const {
+  int c = 0;
+  if (!slotOf(k, vipId, &c)) return std::nullopt;
+  return c;
 }
 
 std::optional<xlb_flow_val> FlowTable::find(const xlb_flow_key& k, uint32_t vipId) const {
@@ -172,27 +190,30 @@ bool FlowTable::erase(const xlb_flow_key& k, uint32_t vipId) {
 
 void FlowTable::put(const xlb_flow_key& k, uint32_t vipId, const xlb_flow_val& v) {
   if (!buckets_) return;
-  if (void* s = slotOf(k, vipId)) {
-    (k.family == XLB_AF_INET ? static_cast<xlb_flow4*>(s)->v : static_cast<xlb_flow6*>(s)->v) = v;
-    return;
-  }
   auto idx = bucketsOf(k);
   if (k.family == XLB_AF_INET) {
-    std::array<xlb_flow4*, XLB_FLOW_CHOICES> bs;
-    for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b4(idx[j])->slot;
-    xlb_flow4* s = victimOf(bs, [](const xlb_flow4& x) { return !loadKey(x.key); });
-    storeKey(s->key, 0);
-    s->v = v;
-    storeKey(s->key, xlb_flow4_key(k.src.addr[0], k.sport, vipId));
+    __u64 key = xlb_flow4_key(k.src.addr[0], k.sport, vipId);
+    auto* s = static_cast<xlb_flow4*>(slotOf(k, vipId));
+    if (!s) {
+      std::array<xlb_flow4*, XLB_FLOW_CHOICES> bs;
+      for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b4(idx[j])->slot;
+      s = victimOf(bs, [](const xlb_flow4& x) { return loadKey(x.key); }, XLB_FLOW4_BUSY);
+    }
+    if (s) claimAndWrite<__u64>(s->key, loadKey(s->key), XLB_FLOW4_BUSY, key, [&] { s->v = v; });
     return;
   }
-  std::array<xlb_flow6*, XLB_FLOW_CHOICES> bs;
-  for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b6(idx[j])->slot;
-  xlb_flow6* s = victimOf(bs, [](const xlb_flow6& x) { return !loadKey(x.port_vip); });
-  storeKey(s->port_vip, 0);
-  s->v = v;
-  s->saddr = k.src;
-  storeKey(s->port_vip, xlb_flow6_port_vip(k.sport, vipId));
+  __u32 pv = xlb_flow6_port_vip(k.sport, vipId);
+  auto* s = static_cast<xlb_flow6*>(slotOf(k, vipId));
+  if (!s) {
+    std::array<xlb_flow6*, XLB_FLOW_CHOICES> bs;
+    for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b6(idx[j])->slot;
+    s = victimOf(bs, [](const xlb_flow6& x) { return loadKey(x.port_vip); }, XLB_FLOW6_BUSY);
+  }
+  if (s)
+    claimAndWrite<__u32>(s->port_vip, loadKey(s->port_vip), XLB_FLOW6_BUSY, pv, [&] {
+      s->v = v;
+      s->saddr = k.src;
+    });
 }
 
 }  // namespace xlb

@@ -167,8 +167,9 @@ std::string Daemon::metrics() {
   }
   Family(o, "xlb_flow_table_entries", "gauge", "Flows in the flow table (counted at most every 10 s).");
   o << "xlb_flow_table_entries " << flowCount_ << "\n";
-  Family(o, "xlb_flow_table_capacity", "gauge", "Flows the table holds before the least recently used go.");
-  o << "xlb_flow_table_capacity " << dp_->meta().max_flows << "\n";
+  Family(o, "xlb_flow_table_capacity", "gauge",
+         "Flows the table has slots for, per address family (full buckets evict the flow seen longest ago).");
+  o << "xlb_flow_table_capacity " << dp_->flowCapacity() << "\n";
 
   if (guard_) {
     Family(o, "xlb_dataplane_attached", "gauge", "1 while xlb_xdp is attached to the interface.");
