@@ -6,8 +6,9 @@
  *
  * CPUs do not lock a slot: one claims it by swapping its key for a busy
  * mark, writes the record, and swaps the new key in (xlb_flow_write*). A
- * reader on another CPU sees the old flow, no flow, or the new flow whole,
- * never one's key with another's record. Of two CPUs recording flows in
+ * lookup matches the old flow, no flow, or the new flow with its record
+ * written; a lookup that matched the old key just before the claim may
+ * read the new record for that one packet. Of two CPUs recording flows in
  * the same slot at once, one wins; the other's record is made again by its
  * flow's next sampled packet (lb.h). */
 #ifndef XLB_BPF_FLOWS_H
@@ -46,11 +47,15 @@ static __always_inline void xlb_probe_init(struct xlb_probe *pr, const struct xl
 	}
 }
 
+static __always_inline int xlb_flow6_addr_is(const struct xlb_flow6 *s, const struct xlb_probe *pr)
+{
+	return s->saddr.addr[0] == pr->saddr.addr[0] && s->saddr.addr[1] == pr->saddr.addr[1] &&
+	       s->saddr.addr[2] == pr->saddr.addr[2] && s->saddr.addr[3] == pr->saddr.addr[3];
+}
+
 static __always_inline int xlb_flow6_is(const struct xlb_flow6 *s, const struct xlb_probe *pr)
 {
-	return s->port_vip == pr->port_vip && s->saddr.addr[0] == pr->saddr.addr[0] &&
-	       s->saddr.addr[1] == pr->saddr.addr[1] && s->saddr.addr[2] == pr->saddr.addr[2] &&
-	       s->saddr.addr[3] == pr->saddr.addr[3];
+	return s->port_vip == pr->port_vip && xlb_flow6_addr_is(s, pr);
 }
 
 /* The flow's record, or NULL. */
@@ -193,10 +198,16 @@ static __always_inline void xlb_flow_write4(struct xlb_flow4 *s, __u64 old, __u6
 }
 
 static __always_inline void xlb_flow_write6(struct xlb_flow6 *s, __u32 old, const struct xlb_probe *pr,
-					    const struct xlb_flow_val *val)
+					    const struct xlb_flow_val *val, int own)
 {
 	if (__sync_val_compare_and_swap(&s->port_vip, old, XLB_FLOW6_BUSY) != old)
 		return;
+	/* The port/VIP word alone does not name an IPv6 flow: rewriting its
+	 * own record, make sure the slot is still this source's. */
+	if (own && !xlb_flow6_addr_is(s, pr)) {
+		(void)__sync_lock_test_and_set(&s->port_vip, old);
+		return;
+	}
 	s->v = *val;
 	xlb_addr_copy(&s->saddr, &pr->saddr);
 	(void)__sync_lock_test_and_set(&s->port_vip, pr->port_vip);
@@ -228,7 +239,7 @@ static __always_inline void xlb_flow_put(const struct xlb_probe *pr, struct xlb_
 	else
 		s = xlb_pick6(pr, &old);
 	if (s)
-		xlb_flow_write6(s, old, pr, val);
+		xlb_flow_write6(s, old, pr, val, found != NULL);
 }
 
 #endif

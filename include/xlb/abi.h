@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 6
+#define XLB_ABI_VERSION 7
 #define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
 
 #define XLB_AF_INET 4

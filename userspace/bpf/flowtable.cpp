@@ -67,22 +67,25 @@ FlowSlot decode6(uint32_t portVip, const xlb_flow6& s) {
 
 // Where the data plane records a new flow (bpf/lib/flows.h): a free slot of
 // the bucket with the most free slots (the first such), else the slot seen
-// longest ago; never a busy one. Null when every slot is busy.
-template <class Slot, class KeyOf>
-Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, KeyOf keyOf, decltype(keyOf(Slot{})) busy) {
+// longest ago; never a busy one. Null when every slot is busy; *seen is the
+// key the slot had when picked.
+template <class Slot, class KeyOf, class K>
+Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, KeyOf keyOf, K busy, K* seen) {
   Slot *victim = nullptr, *free = nullptr;
+  K victimKey = 0;
   int most = 0;
   for (Slot* bucket : buckets) {
     Slot* f = nullptr;
     int n = 0;
     for (int i = 0; i < XLB_FLOW_WAYS; ++i) {
       Slot& s = bucket[i];
-      auto k = keyOf(s);
+      K k = keyOf(s);
       if (!k) {
         ++n;
         f = &s;
       } else if (k != busy && (!victim || s.v.seen < victim->v.seen)) {
         victim = &s;
+        victimKey = k;
       }
     }
     if (n > most) {
@@ -90,13 +93,16 @@ Slot* victimOf(const std::array<Slot*, XLB_FLOW_CHOICES>& buckets, KeyOf keyOf, 
       free = f;
     }
   }
+  *seen = free ? 0 : victimKey;
   return free ? free : victim;
 }
 
-// As xlb_flow_write*: claim (key -> busy), record, publish the key.
+// As xlb_flow_write*: claim (the key it was picked with -> busy), record,
+// publish the key. False when another writer got there first.
 template <class K, class Write>
 bool claimAndWrite(K& key, K old, K busy, K now, Write write) {
-  if (!__atomic_compare_exchange_n(&key, &old, busy, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return false;
+  if (old == busy || !__atomic_compare_exchange_n(&key, &old, busy, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+    return false;
   write();
   storeKey(key, now);
   return true;
@@ -181,36 +187,41 @@ std::optional<xlb_flow_val> FlowTable::find(const xlb_flow_key& k, uint32_t vipI
 bool FlowTable::erase(const xlb_flow_key& k, uint32_t vipId) {
   void* s = slotOf(k, vipId);
   if (!s) return false;
-  if (k.family == XLB_AF_INET)
-    storeKey(static_cast<xlb_flow4*>(s)->key, uint64_t{0});
-  else
-    storeKey(static_cast<xlb_flow6*>(s)->port_vip, uint32_t{0});
-  return true;
+  // Compare-and-clear, from the key it was found by: never a slot a
+  // writer has claimed meanwhile.
+  if (k.family == XLB_AF_INET) {
+    __u64 key = xlb_flow4_key(k.src.addr[0], k.sport, vipId);
+    return __atomic_compare_exchange_n(&static_cast<xlb_flow4*>(s)->key, &key, __u64{0}, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+  }
+  __u32 pv = xlb_flow6_port_vip(k.sport, vipId);
+  return __atomic_compare_exchange_n(&static_cast<xlb_flow6*>(s)->port_vip, &pv, __u32{0}, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED);
 }
 
 void FlowTable::put(const xlb_flow_key& k, uint32_t vipId, const xlb_flow_val& v) {
   if (!buckets_) return;
   auto idx = bucketsOf(k);
   if (k.family == XLB_AF_INET) {
-    __u64 key = xlb_flow4_key(k.src.addr[0], k.sport, vipId);
+    __u64 key = xlb_flow4_key(k.src.addr[0], k.sport, vipId), old = key;
     auto* s = static_cast<xlb_flow4*>(slotOf(k, vipId));
     if (!s) {
       std::array<xlb_flow4*, XLB_FLOW_CHOICES> bs;
       for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b4(idx[j])->slot;
-      s = victimOf(bs, [](const xlb_flow4& x) { return loadKey(x.key); }, XLB_FLOW4_BUSY);
+      s = victimOf(bs, [](const xlb_flow4& x) { return loadKey(x.key); }, XLB_FLOW4_BUSY, &old);
     }
-    if (s) claimAndWrite<__u64>(s->key, loadKey(s->key), XLB_FLOW4_BUSY, key, [&] { s->v = v; });
+    if (s) claimAndWrite<__u64>(s->key, old, XLB_FLOW4_BUSY, key, [&] { s->v = v; });
     return;
   }
-  __u32 pv = xlb_flow6_port_vip(k.sport, vipId);
+  __u32 pv = xlb_flow6_port_vip(k.sport, vipId), old = pv;
   auto* s = static_cast<xlb_flow6*>(slotOf(k, vipId));
   if (!s) {
     std::array<xlb_flow6*, XLB_FLOW_CHOICES> bs;
     for (int j = 0; j < XLB_FLOW_CHOICES; ++j) bs[j] = b6(idx[j])->slot;
-    s = victimOf(bs, [](const xlb_flow6& x) { return loadKey(x.port_vip); }, XLB_FLOW6_BUSY);
+    s = victimOf(bs, [](const xlb_flow6& x) { return loadKey(x.port_vip); }, XLB_FLOW6_BUSY, &old);
   }
   if (s)
-    claimAndWrite<__u32>(s->port_vip, loadKey(s->port_vip), XLB_FLOW6_BUSY, pv, [&] {
+    claimAndWrite<__u32>(s->port_vip, old, XLB_FLOW6_BUSY, pv, [&] {
       s->v = v;
       s->saddr = k.src;
     });
