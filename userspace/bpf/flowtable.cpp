@@ -138,11 +138,11 @@ size_t FlowTable::eraseIf(const std::function<bool(const FlowSlot&)>& pred) {
   size_t n = 0;
   for (uint32_t b = 0; b < buckets_; ++b)
     for (auto& s : b4(b)->slot)
-      if (uint64_t key = loadKey(s.key); key && key != XLB_FLOW4_BUSY && pred(decode4(key, s.v)))
+      if (__u64 key = loadKey(s.key); key && key != XLB_FLOW4_BUSY && pred(decode4(key, s.v)))
         n += __atomic_compare_exchange_n(&s.key, &key, __u64{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
   for (uint32_t b = 0; b < buckets_; ++b)
     for (auto& s : b6(b)->slot)
-      if (uint32_t pv = loadKey(s.port_vip); pv && pv != XLB_FLOW6_BUSY && pred(decode6(pv, s)))
+      if (__u32 pv = loadKey(s.port_vip); pv && pv != XLB_FLOW6_BUSY && pred(decode6(pv, s)))
         n += __atomic_compare_exchange_n(&s.port_vip, &pv, __u32{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
   return n;
 }
