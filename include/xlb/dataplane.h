@@ -190,6 +190,7 @@ class Dataplane {
   Result<void> putVip(const xlb_vip_key& k, const xlb_vip& v, uint64_t flags, const char* what);
   Result<void> dropVip(const xlb_vip_key& k);
   Result<void> indexVip(const xlb_vip_key& k, const xlb_vip* v);  // null: remove
+  Result<void> countVipAddress(const IpAddr& addr, bool l7, int delta);  // delta: +1 or -1
 
   Fd vips_, vipTable_, vipAddrs_, backends_, rings_, flows4_, flows6_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_, nexthops_,
       events_;

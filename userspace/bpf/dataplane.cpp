@@ -207,6 +207,22 @@ Result<void> Dataplane::indexVip(const xlb_vip_key& k, const xlb_vip* v) {
   return write(*room, s);
 }
 
+// xlb_vip_addrs counts the VIPs on an address (and above XLB_ADDR_L7_SHIFT
+// the HTTP ones); the entry goes when the count does.
+Result<void> Dataplane::countVipAddress(const IpAddr& addr, bool l7, int delta) {
+  auto ak = addr.toKey();
+  uint32_t refs = 0;
+  bool had = bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs) == 0;
+  if (delta < 0 && !had) return {};
+  uint32_t step = 1 + (l7 ? 1u << XLB_ADDR_L7_SHIFT : 0);
+  refs = delta > 0 ? refs + step : refs - step;
+  if ((refs & ((1u << XLB_ADDR_L7_SHIFT) - 1)) == 0) {
+    bpf_map_delete_elem(vipAddrs_.get(), &ak);
+    return {};
+  }
+  return update(vipAddrs_, ak, refs, BPF_ANY, "cannot update VIP address");
+}
+
 Result<void> Dataplane::zeroStats(int fd, uint32_t id) {
   std::vector<xlb_lb_stats> zero(numCpus());
   if (bpf_map_update_elem(fd, &id, zero.data(), BPF_ANY) != 0)
@@ -346,24 +362,15 @@ Result<VipInfo> Dataplane::addVipLocked(const VipKey& key, uint8_t forward, uint
     if (auto r = writeRingHalf(id, half, empty); !r) return xlb::unexpected(r.error());
   if (auto r = zeroStats(vipStats_.get(), id); !r) return xlb::unexpected(r.error());
 
-  auto ak = key.ep.addr.toKey();
-  uint32_t refs = 0;
-  bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs);
-  refs += 1 + ((flags & XLB_VIP_F_L7) ? 1u << XLB_ADDR_L7_SHIFT : 0);
-  if (auto r = update(vipAddrs_, ak, refs, BPF_ANY, "cannot add VIP address"); !r)
-    return xlb::unexpected(r.error());
+  bool l7 = flags & XLB_VIP_F_L7;
+  if (auto r = countVipAddress(key.ep.addr, l7, +1); !r) return xlb::unexpected(r.error());
   xlb_vip v{};
   v.id = id;
   v.forward = forward;
   v.flags = flags;
   auto k = key.toAbi();
   if (auto r = putVip(k, v, BPF_NOEXIST, "cannot add VIP"); !r) {
-    // Not added: the address keeps the count it had.
-    refs -= 1 + ((flags & XLB_VIP_F_L7) ? 1u << XLB_ADDR_L7_SHIFT : 0);
-    if (refs == 0)
-      bpf_map_delete_elem(vipAddrs_.get(), &ak);
-    else
-      bpf_map_update_elem(vipAddrs_.get(), &ak, &refs, BPF_ANY);
+    countVipAddress(key.ep.addr, l7, -1);  // not added: the address keeps the count it had
     return xlb::unexpected(r.error());
   }
   return VipInfo{key, id, forward, 0, flags};
@@ -414,15 +421,7 @@ Result<void> Dataplane::delVipLocked(const VipKey& key) {
     be.gen = b.gen;
     if (auto r = update(backends_, b.id, be, BPF_ANY, "cannot delete backend"); !r) return r;
   }
-  auto ak = key.ep.addr.toKey();
-  uint32_t refs = 0;
-  if (bpf_map_lookup_elem(vipAddrs_.get(), &ak, &refs) == 0) {
-    refs -= 1 + (v->l7() ? 1u << XLB_ADDR_L7_SHIFT : 0);
-    if ((refs & ((1u << XLB_ADDR_L7_SHIFT) - 1)) == 0)
-      bpf_map_delete_elem(vipAddrs_.get(), &ak);
-    else if (auto r = update(vipAddrs_, ak, refs, BPF_ANY, "cannot update VIP address"); !r)
-      return r;
-  }
+  if (auto r = countVipAddress(key.ep.addr, v->l7(), -1); !r) return r;
   std::vector<uint32_t> empty(meta_.ring_size, XLB_BACKEND_NONE);
   for (uint32_t half = 0; half < 2; ++half)
     if (auto r = writeRingHalf(v->id, half, empty); !r) return r;
