@@ -11,6 +11,7 @@
 
 /* Load-time settings (xlb_meta mirrors them for userspace). */
 const volatile __u32 xlb_ring_size = XLB_DEFAULT_RING_SIZE;
+const volatile __u32 xlb_ring_nchunks = (XLB_DEFAULT_RING_SIZE + XLB_RING_CHUNK - 1) / XLB_RING_CHUNK;
 const volatile __u32 xlb_vip_mask = XLB_DEFAULT_MAX_VIPS * 4 - 1; /* xlb_vip_table slots - 1 */
 
 /* The VIP of (address, port, protocol), through xlb_vip_table: an array
@@ -127,29 +128,33 @@ static __always_inline int xlb_assign(const struct xlb_flow_key *key, const stru
 	return 0;
 }
 
-/* The backend of a packet. The ring slot first (one hash, one array load):
- * where it has not moved since its flows began, a TCP packet that is not a
- * SYN goes where the ring says, which is where the table would send it;
- * a SYN is recorded there for later ring changes. Where it moved (and for
- * UDP), the flow's recorded backend while it is still configured and not
- * down (draining included), else the ring's pick, recorded.
- * Returns 0 or -XLB_R_DROP_NO_BACKEND. */
+/* The backend of a packet. The ring slot first (one hash, one cache line
+ * of 30 slots): where it has not moved since its flows began, a TCP packet
+ * that is not a SYN goes where the ring says, which is where the table
+ * would send it; a SYN is recorded there for later ring changes. Where it
+ * moved (and for UDP), the flow's recorded backend while it is still
+ * configured and not down (draining included), else the ring's pick,
+ * recorded. Returns 0 or -XLB_R_DROP_NO_BACKEND. */
 static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_vip *vip,
 				      struct xlb_choice *c, int record, __u64 now)
 {
 	const struct xlb_flow_key *key = &p->key;
 	struct xlb_flow_val *flow;
+	struct xlb_ring_chunk *ch;
 	struct xlb_backend *be;
 	struct xlb_probe pr;
-	__u32 idx, entry, *slot;
+	__u32 idx, slot, lane, id, moved;
 
-	idx = (vip->id * 2 + (vip->ring_sel & 1)) * xlb_ring_size +
-	      xlb_choice_hash(c, key) % xlb_ring_size;
-	slot = bpf_map_lookup_elem(&xlb_rings, &idx);
-	if (!slot)
+	slot = xlb_choice_hash(c, key) % xlb_ring_size;
+	idx = xlb_ring_chunk_of(slot);
+	lane = slot - idx * XLB_RING_CHUNK;
+	idx += (vip->id * 2 + (vip->ring_sel & 1)) * xlb_ring_nchunks;
+	ch = bpf_map_lookup_elem(&xlb_rings, &idx);
+	if (!ch || lane >= XLB_RING_CHUNK)
 		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
-	entry = *slot;
-	if (entry == XLB_BACKEND_NONE)
+	id = ch->id[lane];
+	moved = ch->moved & (1u << lane);
+	if (id == XLB_BACKEND_NONE && !moved)
 		return XLB_ERR(XLB_R_DROP_NO_BACKEND);
 
 	/* A flow's packets take the long way even here during one time window
@@ -160,15 +165,14 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 	 * whose record a flush removed), so a later ring change cannot move
 	 * it. (The clock is read anyway, for the next hop's lifetime: no
 	 * helper call of its own.) */
-	if (!(entry & XLB_RING_MOVED) && key->proto == IPPROTO_TCP &&
+	if (!moved && key->proto == IPPROTO_TCP &&
 	    (p->syn || (((__u32)(now >> 22) ^ c->hash) & (XLB_SAMPLE - 1)))) {
 		if (p->syn)
-			return xlb_assign(key, vip, entry, c, record, now, NULL, NULL);
-		idx = entry;
-		be = bpf_map_lookup_elem(&xlb_backends, &idx);
+			return xlb_assign(key, vip, id, c, record, now, NULL, NULL);
+		be = bpf_map_lookup_elem(&xlb_backends, &id);
 		if (!be || !(be->flags & XLB_BE_IN_USE))
 			return XLB_ERR(XLB_R_DROP_NO_BACKEND);
-		c->backend_id = idx;
+		c->backend_id = id;
 		c->be = be;
 		c->new_flow = 0;
 		return 0;
@@ -182,7 +186,7 @@ static __always_inline int xlb_choose(const struct xlb_pkt *p, const struct xlb_
 			return xlb_keep(flow, be, c, now);
 		/* Stale (its backend gone or down): replaced by xlb_assign. */
 	}
-	return xlb_assign(key, vip, XLB_RING_ID(entry), c, record, now, &pr, flow);
+	return xlb_assign(key, vip, id, c, record, now, &pr, flow);
 }
 
 static __always_inline void xlb_count_lb(void *map, __u32 id, __u32 bytes, __u8 new_flow)

@@ -51,14 +51,15 @@ struct {
 	__type(value, __u64);
 } xlb_events SEC(".maps");
 
-/* Two rings per VIP: entry ((vip_id * 2 + sel) * ring_size + slot) = backend id.
- * Memory-mapped by userspace, which rewrites a spare half in place. */
+/* Two rings per VIP, in chunks of one cache line (abi.h): element
+ * (vip_id * 2 + sel) * xlb_ring_nchunks + slot / XLB_RING_CHUNK. Memory-mapped
+ * by userspace, which rewrites a spare half in place. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, XLB_DEFAULT_MAX_VIPS * 2 * XLB_DEFAULT_RING_SIZE);
+	__uint(max_entries, XLB_DEFAULT_MAX_VIPS * 2 * ((XLB_DEFAULT_RING_SIZE + XLB_RING_CHUNK - 1) / XLB_RING_CHUNK));
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct xlb_ring_chunk);
 } xlb_rings SEC(".maps");
 
 /* The flow table (abi.h): buckets of slots, one array per family. Memory-

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 7
+#define XLB_ABI_VERSION 8
 #define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
 
 #define XLB_AF_INET 4
@@ -22,14 +22,22 @@
 /* Backend id 0 is "none": an all-zero ring means "no backend". */
 #define XLB_BACKEND_NONE 0u
 
-/* A ring entry is a backend id, and this bit when the slot's backend
- * changed since flows on it may have started: only then does a TCP packet
- * that is not a SYN consult the flow table (elsewhere the table could only
- * say what the ring says). Userspace sets it when a rebuilt ring moves a
- * slot, and clears it once no recorded flow on the slot points elsewhere
- * (to a backend still configured and not down). */
-#define XLB_RING_MOVED 0x80000000u
-#define XLB_RING_ID(e) ((e) & ~XLB_RING_MOVED)
+/* xlb_rings: a VIP's two Maglev rings (halves), each in chunks of one
+ * cache line: XLB_RING_CHUNK backend ids of 16 bits (ids are < 65536) and a
+ * bitmap of those slots whose backend changed since flows on them may have
+ * started. Ring slot s of half h of VIP v is id[s % XLB_RING_CHUNK] of
+ * element (v * 2 + h) * chunks + s / XLB_RING_CHUNK, chunks being
+ * xlb_ring_chunks(ring_size) (hash.h). Only on a moved slot does a TCP
+ * packet that is not a SYN consult the flow table (elsewhere the table could
+ * only say what the ring says). Userspace sets the bit when a rebuilt ring
+ * moves a slot, and clears it once no recorded flow on the slot points
+ * elsewhere (to a backend still configured and not down). */
+#define XLB_RING_CHUNK 30
+
+struct xlb_ring_chunk {
+	__u32 moved; /* bit i: id[i]'s slot moved */
+	__u16 id[XLB_RING_CHUNK];
+};
 
 enum xlb_forward {
 	XLB_FWD_L2DSR = 0, /* rewrite MACs, backend on the same L2 segment */

@@ -25,6 +25,10 @@
 
 namespace xlb {
 
+// A ring slot as Dataplane::ringEntries gives it: the backend id, and this
+// bit when the slot is marked moved (xlb_ring_chunk.moved, abi.h).
+inline constexpr uint32_t kRingMoved = 0x80000000u;
+inline constexpr uint32_t ringId(uint32_t entry) { return entry & ~kRingMoved; }
 
 struct VipInfo {
   VipKey key;
@@ -162,7 +166,7 @@ class Dataplane {
   size_t flowCapacity() const { return flows_.capacity(); }  // per family
   FlowTable& flowTable() { return flows_; }
   Result<size_t> flushFlows();
-  // Clears the XLB_RING_MOVED mark of every slot on which no recorded flow
+  // Clears the moved mark of every slot on which no recorded flow
   // points to another live backend (the data plane then goes by the ring
   // alone there); returns how many slots it cleared.
   Result<size_t> clearMovedSlots();
@@ -170,7 +174,7 @@ class Dataplane {
 
   // The live ring of a VIP, as the data plane sees it.
   Result<std::vector<uint32_t>> ring(const VipInfo& vip) const;         // backend ids
-  Result<std::vector<uint32_t>> ringEntries(const VipInfo& vip) const;  // with XLB_RING_MOVED bits
+  Result<std::vector<uint32_t>> ringEntries(const VipInfo& vip) const;  // with kRingMoved bits
 
  private:
   Result<void> rebuildRing(const VipInfo& vip);
@@ -195,7 +199,7 @@ class Dataplane {
   Fd vips_, vipTable_, vipAddrs_, backends_, rings_, flows4_, flows6_, reasons_, vipStats_, beStats_, txPorts_, meta_fd_, nexthops_,
       events_;
   FlowTable flows_;                    // xlb_flows4/6, mapped
-  std::shared_ptr<uint32_t> ringMem_;  // xlb_rings mapped (BPF_F_MMAPABLE); null: syscalls
+  std::shared_ptr<xlb_ring_chunk> ringMem_;  // xlb_rings mapped (BPF_F_MMAPABLE); null: syscalls
 };
 
 }  // namespace xlb

@@ -470,7 +470,7 @@ TEST_F(XdpFixture, MovedRingSlotsAreConsultedUntilNoFlowNeedsThem) {
   auto moved = [&] {
     auto e = dp.ringEntries(*dp.vip(key));
     EXPECT_TRUE(e);
-    return std::count_if(e->begin(), e->end(), [](uint32_t x) { return (x & XLB_RING_MOVED) != 0; });
+    return std::count_if(e->begin(), e->end(), [](uint32_t x) { return (x & kRingMoved) != 0; });
   };
   auto frame = [](uint16_t port, uint8_t flags) {
     return eth(kLbMac, kClientMac, 0x0800, ipv4(kClient4, v4("198.19.0.8"), IPPROTO_TCP, tcp(port, 80, flags, 10)));

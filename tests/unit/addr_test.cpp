@@ -141,3 +141,16 @@ TEST(VipHash, NeighbouringAddressesAndPortsSpreadOverTheSlots) {
     EXPECT_LE(most, 4) << (v6 ? "IPv6" : "IPv4");
   }
 }
+
+// The data plane finds a ring slot's chunk by a multiply and a shift; it
+// must be the division exactly, for every slot a ring can have (settings
+// keep max VIPs x 2 x ring size below 2^30) and at the top of the range.
+TEST(RingChunk, MultiplyAndShiftIsTheDivision) {
+  for (uint32_t s = 0; s < (1u << 26); ++s)
+    ASSERT_EQ(xlb_ring_chunk_of(s), s / XLB_RING_CHUNK) << s;
+  for (uint32_t s = 0xffffffffu; s > 0xffffffffu - (1u << 20); --s)
+    ASSERT_EQ(xlb_ring_chunk_of(s), s / XLB_RING_CHUNK) << s;
+  EXPECT_EQ(xlb_ring_chunks(65537), 2185u);  // 65537 = 2184 * 30 + 17
+  EXPECT_EQ(xlb_ring_chunks(30), 1u);
+  EXPECT_EQ(xlb_ring_chunks(31), 2u);
+}

@@ -19,6 +19,7 @@
 #include <random>
 
 #include "xdp_world.h"
+#include "xlb/hash.h"
 #include "xlb/maglev.h"
 
 using namespace xlb;
@@ -93,8 +94,10 @@ int run(int argc, char** argv) {
     auto expect = maglevRing(up, gRing);
     bool same = true;
     for (int i = 0; i < 1000 && same; ++i) {
-      uint32_t slot = rng() % gRing, key = (v.id * 2 + (v.ringSel & 1)) * gRing + slot, got = 0;
-      same = bpf_map_lookup_elem(w.ringsFd(), &key, &got) == 0 && XLB_RING_ID(got) == expect[slot];
+      uint32_t slot = rng() % gRing;
+      uint32_t key = (v.id * 2 + (v.ringSel & 1)) * xlb_ring_chunks(gRing) + slot / XLB_RING_CHUNK;
+      xlb_ring_chunk got{};
+      same = bpf_map_lookup_elem(w.ringsFd(), &key, &got) == 0 && got.id[slot % XLB_RING_CHUNK] == expect[slot];
     }
     visible += same;
   }

@@ -18,6 +18,8 @@ XLB_CHECK(xlb_vip, 12);
 XLB_OFF(xlb_vip, forward, 4);
 XLB_OFF(xlb_vip, ring_sel, 5);
 XLB_OFF(xlb_vip, flags, 8);
+XLB_CHECK(xlb_ring_chunk, 64);
+XLB_OFF(xlb_ring_chunk, id, 4);
 XLB_CHECK(xlb_addr_key, 20);
 XLB_OFF(xlb_addr_key, family, 16);
 XLB_CHECK(xlb_backend, 32);

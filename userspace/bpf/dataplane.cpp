@@ -60,8 +60,22 @@ Result<Fd> openPinned(const std::string& dir, const char* name) {
   return Fd(fd);
 }
 
-// u32 ring entries sit 8 bytes apart in a mapped BPF array.
-constexpr size_t kRingStride = 2;
+// A ring half as the data plane stores it (abi.h): chunks of 16-bit ids
+// and their moved bits.
+std::vector<xlb_ring_chunk> toChunks(const std::vector<uint32_t>& ring) {
+  std::vector<xlb_ring_chunk> out(xlb_ring_chunks(ring.size()), xlb_ring_chunk{});
+  for (size_t i = 0; i < ring.size(); ++i) {
+    xlb_ring_chunk& c = out[i / XLB_RING_CHUNK];
+    size_t lane = i % XLB_RING_CHUNK;
+    c.id[lane] = static_cast<uint16_t>(ringId(ring[i]));  // ids < max_backends <= 65536
+    if (ring[i] & kRingMoved) c.moved |= 1u << lane;
+  }
+  return out;
+}
+
+uint32_t ringEntry(const xlb_ring_chunk& c, size_t lane) {
+  return c.id[lane] | ((c.moved >> lane) & 1u ? kRingMoved : 0);
+}
 
 int numCpus() {
   static int n = libbpf_num_possible_cpus();
@@ -95,14 +109,14 @@ Result<Dataplane> Dataplane::open(const std::string& pinDir) {
   if (!ft) return xlb::unexpected(ft.error());
   d.flows_ = std::move(*ft);
   // Rings are written through a shared mapping: a 65537-slot half is a
-  // loop of stores, not 65537 element updates. The kernel lays array
-  // elements out 8 bytes apart (round_up(value_size, 8)).
-  size_t len = size_t{d.meta_.max_vips} * 2 * d.meta_.ring_size * kRingStride * sizeof(uint32_t);
+  // copy of 2185 chunks, not as many element updates.
+  size_t len = size_t{d.meta_.max_vips} * 2 * xlb_ring_chunks(d.meta_.ring_size) * sizeof(xlb_ring_chunk);
   long page = sysconf(_SC_PAGESIZE);
   len = (len + page - 1) / page * page;
   void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, d.rings_.get(), 0);
   if (mem != MAP_FAILED)
-    d.ringMem_ = std::shared_ptr<uint32_t>(static_cast<uint32_t*>(mem), [len](uint32_t* p) { munmap(p, len); });
+    d.ringMem_ = std::shared_ptr<xlb_ring_chunk>(static_cast<xlb_ring_chunk*>(mem),
+                                                 [len](xlb_ring_chunk* p) { munmap(p, len); });
   return d;
 }
 
@@ -232,24 +246,24 @@ Result<void> Dataplane::zeroStats(int fd, uint32_t id) {
 
 Result<void> Dataplane::writeRingHalf(uint32_t vipId, uint32_t half,
                                       const std::vector<uint32_t>& ring) {
-  uint32_t base = (vipId * 2 + half) * meta_.ring_size;
+  auto chunks = toChunks(ring);
+  uint32_t base = (vipId * 2 + half) * xlb_ring_chunks(meta_.ring_size);
   if (ringMem_) {
     // The data plane reads the other half until the flip, a map update
     // (a syscall: every store here is visible before it).
-    uint32_t* out = ringMem_.get() + size_t{base} * kRingStride;
-    for (size_t i = 0; i < ring.size(); ++i) out[i * kRingStride] = ring[i];
+    std::memcpy(ringMem_.get() + base, chunks.data(), chunks.size() * sizeof(xlb_ring_chunk));
     return {};
   }
-  std::vector<uint32_t> keys(ring.size());
-  for (uint32_t i = 0; i < ring.size(); ++i) keys[i] = base + i;
-  uint32_t count = ring.size();
+  std::vector<uint32_t> keys(chunks.size());
+  for (uint32_t i = 0; i < chunks.size(); ++i) keys[i] = base + i;
+  uint32_t count = chunks.size();
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
-  if (bpf_map_update_batch(rings_.get(), keys.data(), ring.data(), &count, &opts) == 0 &&
-      count == ring.size())
+  if (bpf_map_update_batch(rings_.get(), keys.data(), chunks.data(), &count, &opts) == 0 &&
+      count == chunks.size())
     return {};
   // Older kernels without batch ops on arrays: one element at a time.
-  for (uint32_t i = 0; i < ring.size(); ++i)
-    if (bpf_map_update_elem(rings_.get(), &keys[i], &ring[i], BPF_ANY) != 0)
+  for (uint32_t i = 0; i < chunks.size(); ++i)
+    if (bpf_map_update_elem(rings_.get(), &keys[i], &chunks[i], BPF_ANY) != 0)
       return fail(errno, "cannot write ring");
   return {};
 }
@@ -257,22 +271,24 @@ Result<void> Dataplane::writeRingHalf(uint32_t vipId, uint32_t half,
 Result<std::vector<uint32_t>> Dataplane::ring(const VipInfo& vip) const {
   auto ring = ringEntries(vip);
   if (ring)
-    for (auto& e : *ring) e = XLB_RING_ID(e);
+    for (auto& e : *ring) e = ringId(e);
   return ring;
 }
 
 Result<std::vector<uint32_t>> Dataplane::ringEntries(const VipInfo& vip) const {
-  std::vector<uint32_t> ring(meta_.ring_size);
-  uint32_t base = (vip.id * 2 + (vip.ringSel & 1)) * meta_.ring_size;
+  uint32_t n = xlb_ring_chunks(meta_.ring_size);
+  uint32_t base = (vip.id * 2 + (vip.ringSel & 1)) * n;
+  std::vector<xlb_ring_chunk> chunks(n);
   if (ringMem_) {
-    const uint32_t* in = ringMem_.get() + size_t{base} * kRingStride;
-    for (size_t i = 0; i < ring.size(); ++i) ring[i] = in[i * kRingStride];
-    return ring;
+    std::memcpy(chunks.data(), ringMem_.get() + base, n * sizeof(xlb_ring_chunk));
+  } else {
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t k = base + i;
+      if (bpf_map_lookup_elem(rings_.get(), &k, &chunks[i]) != 0) return fail(errno, "cannot read ring");
+    }
   }
-  for (uint32_t i = 0; i < meta_.ring_size; ++i) {
-    uint32_t k = base + i;
-    if (bpf_map_lookup_elem(rings_.get(), &k, &ring[i]) != 0) return fail(errno, "cannot read ring");
-  }
+  std::vector<uint32_t> ring(meta_.ring_size);
+  for (size_t i = 0; i < ring.size(); ++i) ring[i] = ringEntry(chunks[i / XLB_RING_CHUNK], i % XLB_RING_CHUNK);
   return ring;
 }
 
@@ -321,7 +337,7 @@ Result<void> Dataplane::rebuildRing(const VipInfo& vip) {
   // ring is empty, and their flows must still find them through the table.
   for (size_t i = 0; i < ring.size(); ++i) {
     uint32_t was = (*live)[i];
-    if (XLB_RING_ID(was) != ring[i] || (was & XLB_RING_MOVED)) ring[i] |= XLB_RING_MOVED;
+    if (ringId(was) != ring[i] || (was & kRingMoved)) ring[i] |= kRingMoved;
   }
   uint32_t next = (vip.ringSel & 1) ^ 1;
   if (auto r = writeRingHalf(vip.id, next, ring); !r) return r;
@@ -772,7 +788,7 @@ Result<size_t> Dataplane::clearMovedSlots() {
     if (v.l7()) continue;
     auto e = ringEntries(v);
     if (!e) return xlb::unexpected(e.error());
-    if (std::none_of(e->begin(), e->end(), [](uint32_t x) { return x & XLB_RING_MOVED; })) continue;
+    if (std::none_of(e->begin(), e->end(), [](uint32_t x) { return x & kRingMoved; })) continue;
     marked[v.id] = Marked{v, std::move(*e), std::vector<bool>(meta_.ring_size, false)};
   }
   if (marked.empty()) return size_t{0};
@@ -787,19 +803,19 @@ Result<size_t> Dataplane::clearMovedSlots() {
     xlb_flow_key k = flowKey(f, m.vip);
     uint32_t slot = xlb_hash_flow(&k) % meta_.ring_size;
     uint32_t id = f.v.backend_id;
-    if (!(m.entries[slot] & XLB_RING_MOVED) || id >= slots->size()) return true;
+    if (!(m.entries[slot] & kRingMoved) || id >= slots->size()) return true;
     const xlb_backend& b = (*slots)[id];
     bool valid = (b.flags & (XLB_BE_IN_USE | XLB_BE_DOWN)) == XLB_BE_IN_USE && sameGen(b.gen, f.v.gen) &&
                  b.vip_id == m.vip.id;
-    if (valid && id != XLB_RING_ID(m.entries[slot])) m.keep[slot] = true;
+    if (valid && id != ringId(m.entries[slot])) m.keep[slot] = true;
     return true;
   });
   size_t cleared = 0;
   for (auto& [k, m] : marked) {
     size_t before = cleared;
     for (size_t i = 0; i < m.entries.size(); ++i)
-      if ((m.entries[i] & XLB_RING_MOVED) && !m.keep[i]) {
-        m.entries[i] = XLB_RING_ID(m.entries[i]);
+      if ((m.entries[i] & kRingMoved) && !m.keep[i]) {
+        m.entries[i] = ringId(m.entries[i]);
         ++cleared;
       }
     if (cleared == before) continue;
@@ -833,9 +849,10 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
     return BackendInfo{id, IpAddr::fromAbi(b.addr, b.family), b.vip_id, b.weight, b.gen,
                        (b.flags & XLB_BE_DOWN) != 0};
   };
-  uint32_t idx = (v->id * 2 + (v->ringSel & 1)) * meta_.ring_size + e.slot;
-  uint32_t entry = 0;
-  if (bpf_map_lookup_elem(rings_.get(), &idx, &entry) != 0) return fail(errno, "cannot read ring");
+  uint32_t idx = (v->id * 2 + (v->ringSel & 1)) * xlb_ring_chunks(meta_.ring_size) + e.slot / XLB_RING_CHUNK;
+  xlb_ring_chunk chunk{};
+  if (bpf_map_lookup_elem(rings_.get(), &idx, &chunk) != 0) return fail(errno, "cannot read ring");
+  uint32_t entry = ringEntry(chunk, e.slot % XLB_RING_CHUNK);
   std::string where = "ring slot " + std::to_string(e.slot) + " of " + std::to_string(meta_.ring_size) +
                       " (ring half " + std::to_string(v->ringSel) + ")";
   e.flow = flows_.find(key, v->id);
@@ -843,7 +860,7 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
   xlb_flow_val f = e.flow.value_or(xlb_flow_val{});
   // As the data plane: a TCP packet that is not a SYN, on a slot that has
   // not moved since its flows began, goes by the ring alone.
-  if (!(entry & XLB_RING_MOVED) && key.proto == IPPROTO_TCP) {
+  if (!(entry & kRingMoved) && key.proto == IPPROTO_TCP) {
     e.backend = entry ? lookupBackend(entry) : std::nullopt;
     if (haveFlow) {
       auto b = lookupBackend(f.backend_id);
@@ -865,10 +882,10 @@ Result<Explanation> Dataplane::explain(const xlb_flow_key& key) const {
       return e;
     }
   }
-  uint32_t id = XLB_RING_ID(entry);
+  uint32_t id = ringId(entry);
   e.backend = id ? lookupBackend(id) : std::nullopt;
   std::string prefix = e.flow ? "stale flow entry (its backend is gone or down); " : "no flow entry; ";
-  e.reason = prefix + where + (entry & XLB_RING_MOVED ? ", moved" : "");
+  e.reason = prefix + where + (entry & kRingMoved ? ", moved" : "");
   if (!e.backend) e.reason += ": the ring is empty, the packet is dropped (drop_no_backend)";
   else e.notes = forwardingProblems(e.backend->addr.family);
   return e;

@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "xlb/fd.h"
+#include "xlb/hash.h"
 #include "xlb/maglev.h"
 #include "xdp_object.h"
 #include "xlb_decap.skel.h"
@@ -276,6 +277,7 @@ Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   XdpSkel skel(xlb_xdp__open(), xlb_xdp__destroy);
   if (!skel) return xlb::unexpected(sysError(errno, "cannot open the xlb_xdp object"));
   skel->rodata->xlb_ring_size = meta.ring_size;
+  skel->rodata->xlb_ring_nchunks = xlb_ring_chunks(meta.ring_size);
   skel->rodata->xlb_encap4_net = meta.encap4_net;
   skel->rodata->xlb_encap4_hostmask = meta.encap4_hostmask;
   for (int i = 0; i < 4; ++i) skel->rodata->xlb_encap6_net[i] = meta.encap6_net[i];
@@ -285,7 +287,7 @@ Result<XdpSkel> openXlbXdp(const xlb_meta& meta, const std::string& pinDir) {
   bpf_map__set_max_entries(skel->maps.xlb_vip_table, vipSlots(meta.max_vips));
   bpf_map__set_max_entries(skel->maps.xlb_vip_addrs, meta.max_vips);
   bpf_map__set_max_entries(skel->maps.xlb_vip_stats, meta.max_vips);
-  bpf_map__set_max_entries(skel->maps.xlb_rings, meta.max_vips * 2 * meta.ring_size);
+  bpf_map__set_max_entries(skel->maps.xlb_rings, meta.max_vips * 2 * xlb_ring_chunks(meta.ring_size));
   bpf_map__set_max_entries(skel->maps.xlb_backends, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_nexthops, meta.max_backends);
   bpf_map__set_max_entries(skel->maps.xlb_be_stats, meta.max_backends);
