@@ -188,33 +188,37 @@ static __always_inline struct xlb_flow6 *xlb_pick6(const struct xlb_probe *pr, _
  * compare-and-swap (a CPU that loses the race leaves the slot to the
  * winner: its record is made again by the flow's next sampled packet),
  * published by an exchange that orders the record before the key. */
-static __always_inline void xlb_flow_write4(struct xlb_flow4 *s, __u64 old, __u64 key,
-					    const struct xlb_flow_val *val)
+static __always_inline int xlb_flow_write4(struct xlb_flow4 *s, __u64 old, __u64 key,
+					   const struct xlb_flow_val *val)
 {
 	if (__sync_val_compare_and_swap(&s->key, old, XLB_FLOW4_BUSY) != old)
-		return;
+		return 0;
 	s->v = *val;
 	(void)__sync_lock_test_and_set(&s->key, key);
+	return 1;
 }
 
-static __always_inline void xlb_flow_write6(struct xlb_flow6 *s, __u32 old, const struct xlb_probe *pr,
-					    const struct xlb_flow_val *val, int own)
+static __always_inline int xlb_flow_write6(struct xlb_flow6 *s, __u32 old, const struct xlb_probe *pr,
+					   const struct xlb_flow_val *val, int own)
 {
 	if (__sync_val_compare_and_swap(&s->port_vip, old, XLB_FLOW6_BUSY) != old)
-		return;
+		return 0;
 	/* The port/VIP word alone does not name an IPv6 flow: rewriting its
 	 * own record, make sure the slot is still this source's. */
 	if (own && !xlb_flow6_addr_is(s, pr)) {
 		(void)__sync_lock_test_and_set(&s->port_vip, old);
-		return;
+		return 0;
 	}
 	s->v = *val;
 	xlb_addr_copy(&s->saddr, &pr->saddr);
 	(void)__sync_lock_test_and_set(&s->port_vip, pr->port_vip);
+	return 1;
 }
 
 /* Records a flow: over its own record when found (a stale one: same flow,
- * new backend), else where xlb_pick* says. */
+ * new backend), else where xlb_pick* says. Taking another flow's slot is
+ * counted (XLB_EV_FLOW_EVICT): xlbd keeps tables from filling up (the
+ * flows seen longest ago go first, table-wide), so that this stays rare. */
 static __always_inline void xlb_flow_put(const struct xlb_probe *pr, struct xlb_flow_val *found,
 					 const struct xlb_flow_val *val)
 {
@@ -226,8 +230,8 @@ static __always_inline void xlb_flow_put(const struct xlb_probe *pr, struct xlb_
 			s = (void *)found - __builtin_offsetof(struct xlb_flow4, v);
 		else
 			s = xlb_pick4(pr, &old);
-		if (s)
-			xlb_flow_write4(s, old, pr->key4, val);
+		if (s && xlb_flow_write4(s, old, pr->key4, val) && !found && old)
+			xlb_event(XLB_EV_FLOW_EVICT);
 		return;
 	}
 
@@ -238,8 +242,8 @@ static __always_inline void xlb_flow_put(const struct xlb_probe *pr, struct xlb_
 		s = (void *)found - __builtin_offsetof(struct xlb_flow6, v);
 	else
 		s = xlb_pick6(pr, &old);
-	if (s)
-		xlb_flow_write6(s, old, pr, val, found != NULL);
+	if (s && xlb_flow_write6(s, old, pr, val, found != NULL) && !found && old)
+		xlb_event(XLB_EV_FLOW_EVICT);
 }
 
 #endif

@@ -24,14 +24,6 @@ struct xlb_egress {
 	__u8 dmac[ETH_ALEN];
 };
 
-static __always_inline void xlb_event(__u32 ev)
-{
-	__u64 *n = bpf_map_lookup_elem(&xlb_events, &ev);
-
-	if (n)
-		(*n)++;
-}
-
 /* Resolves the next hop towards the backend for a datagram of out_len
  * bytes: the one the control plane resolved (xlb_nexthops), else
  * bpf_fib_lookup. Nothing is written to the packet here, so a failure

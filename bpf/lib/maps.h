@@ -51,6 +51,14 @@ struct {
 	__type(value, __u64);
 } xlb_events SEC(".maps");
 
+static __always_inline void xlb_event(__u32 ev)
+{
+	__u64 *n = bpf_map_lookup_elem(&xlb_events, &ev);
+
+	if (n)
+		(*n)++;
+}
+
 /* Two rings per VIP, in chunks of one cache line (abi.h): element
  * (vip_id * 2 + sel) * xlb_ring_nchunks + slot / XLB_RING_CHUNK. Memory-mapped
  * by userspace, which rewrites a spare half in place. */

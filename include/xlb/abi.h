@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define XLB_ABI_VERSION 8
+#define XLB_ABI_VERSION 9
 #define XLB_META_MAGIC 0x786c6231u /* "xlb1" */
 
 #define XLB_AF_INET 4
@@ -139,6 +139,7 @@ struct xlb_nexthops {
 /* xlb_events (per-CPU counters): things that are not a packet's verdict. */
 enum xlb_event {
 	XLB_EV_NH_FALLBACK, /* no resolved next hop: bpf_fib_lookup asked */
+	XLB_EV_FLOW_EVICT,  /* a new flow took the slot of a recorded one (all its buckets full) */
 	XLB_EV_MAX,
 };
 

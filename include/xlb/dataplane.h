@@ -59,6 +59,7 @@ struct Stats {
   std::map<uint32_t, LbCounters> vips;          // by VIP id
   std::map<uint32_t, LbCounters> backends;      // by backend id
   uint64_t nexthopFallbacks = 0;                // packets that asked bpf_fib_lookup (no resolved next hop)
+  uint64_t flowEvictions = 0;                   // new flows that took a recorded flow's slot
 };
 
 struct FlowEntry {
@@ -161,7 +162,7 @@ class Dataplane {
   // The live next hop of a backend slot (ifindex 0: not resolved).
   Result<xlb_nexthop> nexthop(uint32_t backendId) const;
   // Packets whose next hop bpf_fib_lookup had to find (no resolved entry).
-  Result<uint64_t> nexthopFallbacks() const;
+  Result<uint64_t> events(uint32_t ev) const;  // xlb_events[ev] (enum xlb_event), summed over CPUs
   Result<FlowList> flows(size_t limit) const;
   size_t flowCapacity() const { return flows_.capacity(); }  // per family
   FlowTable& flowTable() { return flows_; }

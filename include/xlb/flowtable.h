@@ -50,6 +50,21 @@ class FlowTable {
   // Empties the slot of one flow; false if it was not recorded.
   bool erase(const xlb_flow_key& k, uint32_t vipId);
 
+  // Keeps the tables from filling up, so that the data plane rarely has to
+  // evict (it can only take the oldest of a new flow's twelve candidate
+  // slots, which may be a live flow while older idle ones sit elsewhere).
+  // When a family's table is more than `high` full, its flows are removed
+  // table-wide, the ones seen longest ago first, until it is `low` full;
+  // never a flow seen in the last minIdle seconds (if those fill the table,
+  // it is too small: the data plane's eviction counter says so). Returns
+  // how many flows went. now: flowClockNow(). A sample of 4096 buckets
+  // decides whether the whole table is read at all.
+  struct Relief {
+    double high = 0.5, low = 0.4;
+    uint32_t minIdle = 60;
+  };
+  size_t relieve(uint32_t now, const Relief& r);
+
  private:
   xlb_bucket4* b4(uint32_t i) const { return static_cast<xlb_bucket4*>(mem4_.get()) + i; }
   xlb_bucket6* b6(uint32_t i) const { return static_cast<xlb_bucket6*>(mem6_.get()) + i; }

@@ -62,8 +62,10 @@ TEST_F(FlowTableTest, FreeSlotsFillFirstThenTheFlowSeenLongestAgoMakesRoom) {
     ASSERT_TRUE(world_->dp().flushFlows());
     uint32_t now = flowClockNow();
     for (uint16_t p = 0; p < XLB_FLOW_WAYS; ++p) {
+      uint64_t evicted = world_->dp().stats()->flowEvictions;
       auto r = world_->run(eth(kLbMac, kClientMac, 0x0800, syn(1000 + p)));
       ASSERT_EQ(r.action, XDP_TX);
+      EXPECT_EQ(world_->dp().stats()->flowEvictions, evicted) << "a free slot counted as an eviction";
       auto f = table().find(flowKeyOf(syn(1000 + p)), id);
       ASSERT_TRUE(f) << "flow " << p << " was not recorded in a free slot";
       EXPECT_GE(f->seen + 1, now);
@@ -73,8 +75,10 @@ TEST_F(FlowTableTest, FreeSlotsFillFirstThenTheFlowSeenLongestAgoMakesRoom) {
     f.seen = now - 600;
     table().put(old, id, f);
 
+    uint64_t evicted = world_->dp().stats()->flowEvictions;
     auto r = world_->run(eth(kLbMac, kClientMac, 0x0800, syn(2000)));
     ASSERT_EQ(r.action, XDP_TX);
+    EXPECT_EQ(world_->dp().stats()->flowEvictions, evicted + 1) << "the eviction was not counted";
     EXPECT_TRUE(table().find(flowKeyOf(syn(2000)), id)) << "the new flow was not recorded";
     EXPECT_FALSE(table().find(old, id)) << "the idle flow kept its slot";
     for (uint16_t p = 0; p < XLB_FLOW_WAYS; ++p) {
@@ -165,6 +169,72 @@ TEST(FlowTableSpread, UserspaceFindsEveryFlowTheDataPlaneRecordedInAnyOfItsBucke
   size_t n = 0;
   dp.flowTable().forEach([&](const FlowSlot&) { return ++n, true; });
   EXPECT_EQ(n, keys.size()) << "a flow was evicted at half the capacity";
+}
+
+
+// xlbd's relief of a filling table (FlowTable::relieve): past half full, the
+// flows seen longest ago go, table-wide, down to 40%; never one seen in the
+// last minute; each family by its own fill.
+TEST(FlowTableRelief, PastHalfFullTheOldestIdleFlowsGoFirstDownTo40Percent) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_BPF, CAP_NET_ADMIN)";
+  XdpWorld w([](LoadSettings& s) { s.maxFlows = 256; });
+  auto& dp = w.dp();
+  ASSERT_TRUE(dp.addVip(kTcp4, XLB_FWD_L2DSR));
+  ASSERT_TRUE(dp.addVip(kUdp6, XLB_FWD_L2DSR));
+  auto& t = dp.flowTable();
+  ASSERT_EQ(t.capacity(), 256u);
+  uint32_t v4id = dp.vip(kTcp4)->id, v6id = dp.vip(kUdp6)->id;
+  uint32_t now = flowClockNow() + 100000;  // as if up for a day: ages below are positive
+  auto key4 = [](uint32_t i) {
+    xlb_flow_key k{};
+    k.family = XLB_AF_INET;
+    k.proto = IPPROTO_TCP;
+    k.src.addr[0] = htonl(0xc6120000u + 1 + i);  // 198.18.0.0/16
+    k.dst = kTcp4.ep.addr.toAbi();
+    k.sport = htons(40000 + i);
+    k.dport = htons(80);
+    return k;
+  };
+  auto fill = [&](uint32_t old, uint32_t recent) {
+    ASSERT_TRUE(dp.flushFlows());
+    // Old flows have distinct ages, the oldest first: now - 5000 + i.
+    for (uint32_t i = 0; i < old + recent; ++i)
+      t.put(key4(i), v4id, xlb_flow_val{1, 0, i < old ? now - 5000 + i : now - 10});
+    size_t n = 0;
+    t.forEach([&](const FlowSlot&) { return ++n, true; });
+    ASSERT_EQ(n, size_t{old + recent}) << "a flow was evicted while filling (choose a smaller fill)";
+  };
+  auto seenOf = [&](uint32_t i) { return t.find(key4(i), v4id); };
+
+  // Below half full: nothing goes, however old.
+  fill(120, 0);
+  EXPECT_EQ(t.relieve(now, {}), 0u);
+
+  // 150 of 256: the 48 oldest go (150 - 40% of 256), exactly those.
+  fill(120, 30);
+  // IPv6 flows, older than all of them but their own table is nearly empty.
+  for (uint16_t p = 0; p < 10; ++p) {
+    xlb_flow_key k{};
+    k.family = XLB_AF_INET6;
+    k.proto = IPPROTO_UDP;
+    k.src = IpAddr::parse("2001:db8:0:1::a")->toAbi();
+    k.dst = kUdp6.ep.addr.toAbi();
+    k.sport = htons(6000 + p);
+    k.dport = htons(53);
+    t.put(k, v6id, xlb_flow_val{1, 0, now - 90000});
+  }
+  EXPECT_EQ(t.relieve(now, {}), 48u);
+  for (uint32_t i = 0; i < 150; ++i)
+    EXPECT_EQ(seenOf(i).has_value(), i >= 48) << "flow " << i << (i < 48 ? " (among the oldest) stayed" : " went");
+  size_t v6 = 0;
+  t.forEach([&](const FlowSlot& f) { return v6 += f.family == XLB_AF_INET6, true; });
+  EXPECT_EQ(v6, 10u) << "IPv6 flows went for the IPv4 table's fill";
+
+  // 150 of 256, 140 of them seen 10 s ago: only the 10 idle ones go, and
+  // the table stays more than half full (too small, not for xlbd to fix).
+  fill(10, 140);
+  EXPECT_EQ(t.relieve(now, {}), 10u);
+  for (uint32_t i = 0; i < 150; ++i) EXPECT_EQ(seenOf(i).has_value(), i >= 10) << "flow " << i;
 }
 
 }  // namespace

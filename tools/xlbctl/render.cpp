@@ -168,7 +168,7 @@ json statsJson(const Stats& s, const std::vector<VipInfo>& vips, const std::vect
   }
   double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   json out{{"schema", kStatsSchema}, {"timestamp", now}, {"reasons", reasons}, {"vips", vs},
-           {"nexthop_fallbacks", s.nexthopFallbacks}};
+           {"nexthop_fallbacks", s.nexthopFallbacks}, {"flow_evictions", s.flowEvictions}};
   if (prev) out["interval_seconds"] = seconds;
   return out;
 }
@@ -195,6 +195,9 @@ void printStats(const Stats& s, const std::vector<VipInfo>& vips, const std::vec
   if (s.nexthopFallbacks != (prev ? prev->nexthopFallbacks : 0))
     std::printf("(%s packets found no resolved next hop and asked bpf_fib_lookup)\n",
                 pk(s.nexthopFallbacks, prev ? prev->nexthopFallbacks : 0).c_str());
+  if (s.flowEvictions != (prev ? prev->flowEvictions : 0))
+    std::printf("(%s new flows took a recorded flow's slot: the flow table is full, see limits.max_flows)\n",
+                fl(s.flowEvictions, prev ? prev->flowEvictions : 0).c_str());
   for (const auto& v : vips) {
     if (v.l7()) {  // XDP passes its packets (pass_l7); the proxy's counters are in /metrics
       std::printf("\nVIP %s/%s (http): served by xlbd's proxy, counted in /metrics (xlb_http_*)\n",

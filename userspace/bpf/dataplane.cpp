@@ -739,9 +739,11 @@ Result<Stats> Dataplane::stats() const {
     if (!c) return xlb::unexpected(c.error());
     s.backends[b.id] = *c;
   }
-  auto fb = nexthopFallbacks();
+  auto fb = events(XLB_EV_NH_FALLBACK), ev = events(XLB_EV_FLOW_EVICT);
   if (!fb) return xlb::unexpected(fb.error());
+  if (!ev) return xlb::unexpected(ev.error());
   s.nexthopFallbacks = *fb;
+  s.flowEvictions = *ev;
   return s;
 }
 

@@ -5,10 +5,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <array>
 #include <type_traits>
+#include <vector>
 
 #include "xlb/hash.h"
 
@@ -145,6 +147,46 @@ size_t FlowTable::eraseIf(const std::function<bool(const FlowSlot&)>& pred) {
       if (__u32 pv = loadKey(s.port_vip); pv && pv != XLB_FLOW6_BUSY && pred(decode6(pv, s)))
         n += __atomic_compare_exchange_n(&s.port_vip, &pv, __u32{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
   return n;
+}
+
+size_t FlowTable::relieve(uint32_t now, const Relief& r) {
+  // A sample of buckets first (evenly spread; flows are placed by hash):
+  // the walks below read the whole table, gigabytes at the largest sizes.
+  uint32_t n = std::min<uint32_t>(buckets_, 4096);
+  size_t sampled4 = 0, sampled6 = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t b = static_cast<uint32_t>(uint64_t{i} * buckets_ / n);
+    for (const auto& s : b4(b)->slot) sampled4 += loadKey(s.key) != 0;
+    for (const auto& s : b6(b)->slot) sampled6 += loadKey(s.port_vip) != 0;
+  }
+  double margin = 0.05 * n * XLB_FLOW_WAYS;  // well beyond the sample's error
+  if (sampled4 + margin <= r.high * n * XLB_FLOW_WAYS && sampled6 + margin <= r.high * n * XLB_FLOW_WAYS) return 0;
+
+  auto fam = [](const FlowSlot& f) { return f.family == XLB_AF_INET6 ? 1 : 0; };
+  std::array<size_t, 2> used{};
+  forEach([&](const FlowSlot& f) { return ++used[fam(f)], true; });
+  auto over = [&](int i) { return used[i] > r.high * capacity(); };
+  if (!over(0) && !over(1)) return 0;
+  std::array<std::vector<uint32_t>, 2> seen;
+  forEach([&](const FlowSlot& f) {
+    if (over(fam(f))) seen[fam(f)].push_back(f.v.seen);
+    return true;
+  });
+  // Per family, the last-seen second at and before which flows go: that of
+  // the k-th oldest (k: what brings the table down to `low`), no later than
+  // minIdle seconds ago. -1: none.
+  std::array<int64_t, 2> cutoff{-1, -1};
+  for (int i = 0; i < 2; ++i) {
+    auto& v = seen[i];
+    size_t keep = static_cast<size_t>(r.low * capacity());
+    if (v.size() <= keep) continue;
+    size_t k = v.size() - keep;
+    std::nth_element(v.begin(), v.begin() + (k - 1), v.end());
+    cutoff[i] = std::min<int64_t>(v[k - 1], int64_t{now} - r.minIdle);
+  }
+  // The record is read again when it is cleared: a flow that a packet
+  // found meanwhile stays.
+  return eraseIf([&](const FlowSlot& f) { return int64_t{f.v.seen} <= cutoff[fam(f)]; });
 }
 
 std::array<uint32_t, XLB_FLOW_CHOICES> FlowTable::bucketsOf(const xlb_flow_key& k) const {

@@ -91,10 +91,9 @@ Result<xlb_nexthop> Dataplane::nexthop(uint32_t backendId) const {
   return n.nh[b.nh_sel & 1];
 }
 
-Result<uint64_t> Dataplane::nexthopFallbacks() const {
+Result<uint64_t> Dataplane::events(uint32_t ev) const {
   std::vector<uint64_t> per(static_cast<size_t>(libbpf_num_possible_cpus()));
-  uint32_t k = XLB_EV_NH_FALLBACK;
-  if (bpf_map_lookup_elem(events_.get(), &k, per.data()) != 0) return fail(errno, "cannot read xlb_events");
+  if (bpf_map_lookup_elem(events_.get(), &ev, per.data()) != 0) return fail(errno, "cannot read xlb_events");
   uint64_t sum = 0;
   for (auto v : per) sum += v;
   return sum;

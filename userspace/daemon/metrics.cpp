@@ -191,10 +191,18 @@ std::string Daemon::metrics() {
     Family(o, "xlb_ring_moved_slots_cleared_total", "counter",
            "Ring slots whose moved mark was cleared: no recorded flow needed the flow table there any more.");
     o << "xlb_ring_moved_slots_cleared_total " << nexthops_->movedCleared() << "\n";
+    Family(o, "xlb_flow_table_relieved_total", "counter",
+           "Flows removed, those seen longest ago first (none seen in the last 60 s), to keep a flow table at most "
+           "half full.");
+    o << "xlb_flow_table_relieved_total " << nexthops_->flowsRelieved() << "\n";
     if (auto st = dp_->stats(); st) {
       Family(o, "xlb_nexthop_fallbacks_total", "counter",
              "Packets that found no resolved next hop in the maps and asked bpf_fib_lookup.");
       o << "xlb_nexthop_fallbacks_total " << st->nexthopFallbacks << "\n";
+      Family(o, "xlb_flow_evictions_total", "counter",
+             "New flows that took a recorded flow's slot (all three of their buckets full): the table is too small "
+             "for the flows seen in the last minute.");
+      o << "xlb_flow_evictions_total " << st->flowEvictions << "\n";
     }
   }
 

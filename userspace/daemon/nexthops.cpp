@@ -98,6 +98,11 @@ asio::awaitable<void> NexthopKeeper::watchTimer() {
       log::error("cannot clear moved ring slots: " + c.error().describe());
     else
       movedCleared_ += *c;
+    // Before the data plane has to evict: the oldest idle flows, table-wide.
+    if (size_t n = dp_.flowTable().relieve(flowClockNow(), {})) {
+      flowsRelieved_ += n;
+      log::info("flow table more than half full: removed the " + std::to_string(n) + " flows seen longest ago");
+    }
   }
 }
 

@@ -5,7 +5,8 @@
 // a backstop. A backend whose next hop cannot be resolved is left to
 // bpf_fib_lookup in the data plane, which counts it. On the same 5 s beat
 // it clears the "moved" mark of ring slots that no recorded flow needs any
-// more (Dataplane::clearMovedSlots).
+// more (Dataplane::clearMovedSlots), and keeps the flow tables at most half
+// full, the flows seen longest ago going first (FlowTable::relieve).
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -32,6 +33,7 @@ class NexthopKeeper {
 
   uint64_t updates() const { return updates_; }  // entries rewritten since start
   uint64_t movedCleared() const { return movedCleared_; }  // ring slots unmarked since start
+  uint64_t flowsRelieved() const { return flowsRelieved_; }  // idle flows removed since start
   const std::map<std::string, std::string>& unresolved() const { return unresolved_; }  // address -> why
 
  private:
@@ -46,7 +48,7 @@ class NexthopKeeper {
   asio::steady_timer backstop_, soon_;
   std::chrono::steady_clock::time_point last_{};
   bool pending_ = false, stopped_ = false;
-  uint64_t updates_ = 0, movedCleared_ = 0;
+  uint64_t updates_ = 0, movedCleared_ = 0, flowsRelieved_ = 0;
   std::map<std::string, std::string> unresolved_;
 };
 
