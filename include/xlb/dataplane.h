@@ -161,7 +161,7 @@ class Dataplane {
                                  std::map<std::string, std::string>* unresolved = nullptr);
   // The live next hop of a backend slot (ifindex 0: not resolved).
   Result<xlb_nexthop> nexthop(uint32_t backendId) const;
-  // Packets whose next hop bpf_fib_lookup had to find (no resolved entry).
+  // Data-plane events (next-hop fallbacks, flow evictions).
   Result<uint64_t> events(uint32_t ev) const;  // xlb_events[ev] (enum xlb_event), summed over CPUs
   Result<FlowList> flows(size_t limit) const;
   size_t flowCapacity() const { return flows_.capacity(); }  // per family

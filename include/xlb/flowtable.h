@@ -56,14 +56,18 @@ class FlowTable {
   // When a family's table is more than `high` full, its flows are removed
   // table-wide, the ones seen longest ago first, until it is `low` full;
   // never a flow seen in the last minIdle seconds (if those fill the table,
-  // it is too small: the data plane's eviction counter says so). Returns
-  // how many flows went. now: flowClockNow(). A sample of 4096 buckets
-  // decides whether the whole table is read at all.
+  // it is too small: the data plane's eviction counter says so). now:
+  // flowClockNow(). A sample of 4096 buckets decides whether a table is
+  // read at all; one that is, is read twice (ages counted, then cleared).
   struct Relief {
     double high = 0.5, low = 0.4;
     uint32_t minIdle = 60;
   };
-  size_t relieve(uint32_t now, const Relief& r);
+  struct Relieved {
+    size_t removed = 0;
+    bool stillOver = false;  // a table is still more than `high` full (of recent flows)
+  };
+  Relieved relieve(uint32_t now, const Relief& r);
 
  private:
   xlb_bucket4* b4(uint32_t i) const { return static_cast<xlb_bucket4*>(mem4_.get()) + i; }

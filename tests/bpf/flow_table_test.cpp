@@ -89,6 +89,30 @@ TEST_F(FlowTableTest, FreeSlotsFillFirstThenTheFlowSeenLongestAgoMakesRoom) {
   }
 }
 
+// Counted as an eviction: a new flow over another's record, in either
+// family; not a flow rewriting its own stale record.
+TEST_F(FlowTableTest, EvictionsAreCountedOnlyWhenAnotherFlowsRecordIsTaken) {
+  auto evictions = [] { return world_->dp().stats()->flowEvictions; };
+  uint32_t id4 = vipId(kTcp4);
+  ASSERT_EQ(world_->run(eth(kLbMac, kClientMac, 0x0800, syn(4000))).action, XDP_TX);
+  auto k = flowKeyOf(syn(4000));
+  auto f = *table().find(k, id4);
+  f.gen ^= 0x5a5a;  // its backend slot reused since: stale
+  table().put(k, id4, f);
+  uint64_t before = evictions();
+  ASSERT_EQ(world_->run(eth(kLbMac, kClientMac, 0x0800, syn(4000))).action, XDP_TX);
+  EXPECT_NE(table().find(k, id4)->gen, f.gen) << "the stale record was not rewritten";
+  EXPECT_EQ(evictions(), before) << "a flow rewriting its own record counted as an eviction";
+
+  auto dgram = [](uint16_t sport) {
+    return eth(kLbMac, kClientMac, 0x86dd, ipv6(v6("2001:db8:0:1::a"), v6("2001:db8:100::1"), IPPROTO_UDP, udp(sport, 53)));
+  };
+  for (uint16_t p = 0; p < XLB_FLOW_WAYS; ++p) ASSERT_EQ(world_->run(dgram(7000 + p)).action, XDP_TX);
+  EXPECT_EQ(evictions(), before) << "IPv6 flows in free slots counted";
+  ASSERT_EQ(world_->run(dgram(7100)).action, XDP_TX);
+  EXPECT_EQ(evictions(), before + 1) << "an IPv6 eviction was not counted";
+}
+
 TEST_F(FlowTableTest, ARecordedFlowsSynIsAHitAndKeepsItsSlot) {
   uint32_t id = vipId(kTcp4);
   auto first = world_->run(eth(kLbMac, kClientMac, 0x0800, syn(3000)));
@@ -195,23 +219,24 @@ TEST(FlowTableRelief, PastHalfFullTheOldestIdleFlowsGoFirstDownTo40Percent) {
     k.dport = htons(80);
     return k;
   };
+  // Returns how many flows the table holds (all of them unless put evicted).
   auto fill = [&](uint32_t old, uint32_t recent) {
-    ASSERT_TRUE(dp.flushFlows());
+    EXPECT_TRUE(dp.flushFlows());
     // Old flows have distinct ages, the oldest first: now - 5000 + i.
     for (uint32_t i = 0; i < old + recent; ++i)
       t.put(key4(i), v4id, xlb_flow_val{1, 0, i < old ? now - 5000 + i : now - 10});
     size_t n = 0;
     t.forEach([&](const FlowSlot&) { return ++n, true; });
-    ASSERT_EQ(n, size_t{old + recent}) << "a flow was evicted while filling (choose a smaller fill)";
+    return n;
   };
   auto seenOf = [&](uint32_t i) { return t.find(key4(i), v4id); };
 
   // Below half full: nothing goes, however old.
-  fill(120, 0);
-  EXPECT_EQ(t.relieve(now, {}), 0u);
+  ASSERT_EQ(fill(120, 0), 120u);
+  EXPECT_EQ(t.relieve(now, {}).removed, 0u);
 
   // 150 of 256: the 48 oldest go (150 - 40% of 256), exactly those.
-  fill(120, 30);
+  ASSERT_EQ(fill(120, 30), 150u) << "a flow was evicted while filling";
   // IPv6 flows, older than all of them but their own table is nearly empty.
   for (uint16_t p = 0; p < 10; ++p) {
     xlb_flow_key k{};
@@ -223,7 +248,9 @@ TEST(FlowTableRelief, PastHalfFullTheOldestIdleFlowsGoFirstDownTo40Percent) {
     k.dport = htons(53);
     t.put(k, v6id, xlb_flow_val{1, 0, now - 90000});
   }
-  EXPECT_EQ(t.relieve(now, {}), 48u);
+  auto r = t.relieve(now, {});
+  EXPECT_EQ(r.removed, 48u);
+  EXPECT_FALSE(r.stillOver);
   for (uint32_t i = 0; i < 150; ++i)
     EXPECT_EQ(seenOf(i).has_value(), i >= 48) << "flow " << i << (i < 48 ? " (among the oldest) stayed" : " went");
   size_t v6 = 0;
@@ -232,9 +259,29 @@ TEST(FlowTableRelief, PastHalfFullTheOldestIdleFlowsGoFirstDownTo40Percent) {
 
   // 150 of 256, 140 of them seen 10 s ago: only the 10 idle ones go, and
   // the table stays more than half full (too small, not for xlbd to fix).
-  fill(10, 140);
-  EXPECT_EQ(t.relieve(now, {}), 10u);
+  ASSERT_EQ(fill(10, 140), 150u);
+  r = t.relieve(now, {});
+  EXPECT_EQ(r.removed, 10u);
+  EXPECT_TRUE(r.stillOver) << "a table still more than half full of recent flows must say so";
   for (uint32_t i = 0; i < 150; ++i) EXPECT_EQ(seenOf(i).has_value(), i >= 10) << "flow " << i;
+
+  // The IPv6 table by the same rule: 150 of 256, the 48 oldest go.
+  ASSERT_TRUE(dp.flushFlows());
+  auto key6 = [](uint32_t i) {
+    xlb_flow_key k{};
+    k.family = XLB_AF_INET6;
+    k.proto = IPPROTO_UDP;
+    k.src = IpAddr::parse("2001:db8:0:1::a")->toAbi();
+    k.src.addr[3] = htonl(i + 1);
+    k.dst = kUdp6.ep.addr.toAbi();
+    k.sport = htons(6000 + i);
+    k.dport = htons(53);
+    return k;
+  };
+  for (uint32_t i = 0; i < 150; ++i) t.put(key6(i), v6id, xlb_flow_val{1, 0, i < 120 ? now - 5000 + i : now - 10});
+  r = t.relieve(now, {});
+  EXPECT_EQ(r.removed, 48u);
+  for (uint32_t i = 0; i < 150; ++i) EXPECT_EQ(t.find(key6(i), v6id).has_value(), i >= 48) << "IPv6 flow " << i;
 }
 
 }  // namespace

@@ -196,7 +196,7 @@ void printStats(const Stats& s, const std::vector<VipInfo>& vips, const std::vec
     std::printf("(%s packets found no resolved next hop and asked bpf_fib_lookup)\n",
                 pk(s.nexthopFallbacks, prev ? prev->nexthopFallbacks : 0).c_str());
   if (s.flowEvictions != (prev ? prev->flowEvictions : 0))
-    std::printf("(%s new flows took a recorded flow's slot: the flow table is full, see limits.max_flows)\n",
+    std::printf("(%s new flows took a recorded flow's slot: their buckets were full; see limits.max_flows)\n",
                 fl(s.flowEvictions, prev ? prev->flowEvictions : 0).c_str());
   for (const auto& v : vips) {
     if (v.l7()) {  // XDP passes its packets (pass_l7); the proxy's counters are in /metrics

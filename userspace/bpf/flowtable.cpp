@@ -149,9 +149,48 @@ size_t FlowTable::eraseIf(const std::function<bool(const FlowSlot&)>& pred) {
   return n;
 }
 
-size_t FlowTable::relieve(uint32_t now, const Relief& r) {
+namespace {
+
+// Flow ages in seconds, one bin each; older flows share the last bin.
+constexpr uint32_t kAgeBins = 1u << 16;
+
+uint32_t ageBin(uint32_t now, uint32_t seen) { return std::min<uint32_t>(now > seen ? now - seen : 0, kAgeBins - 1); }
+
+// relieve() for one family's table: a pass counting its flows by age, then,
+// if it is over `high`, a pass clearing the oldest. key(slot): the slot's
+// key word, busy: its busy mark.
+template <class Bucket, class Key, class K>
+FlowTable::Relieved relieveFamily(Bucket* t, uint32_t buckets, Key key, K busy, uint32_t now,
+                                  const FlowTable::Relief& r) {
+  size_t cap = size_t{buckets} * XLB_FLOW_WAYS, used = 0;
+  std::vector<uint32_t> byAge(kAgeBins);
+  for (uint32_t b = 0; b < buckets; ++b)
+    for (auto& s : t[b].slot)
+      if (K k = loadKey(key(s)); k && k != busy) {
+        ++used;
+        ++byAge[ageBin(now, s.v.seen)];
+      }
+  if (used <= r.high * cap) return {};
+  // The youngest age that goes: that of the k-th oldest flow (k brings the
+  // table down to `low`), or minIdle if that is younger. Flows of the same
+  // second as the k-th go with it.
+  size_t k = used - static_cast<size_t>(r.low * cap), acc = 0;
+  uint32_t minAge = kAgeBins;
+  while (minAge > 0 && acc < k) acc += byAge[--minAge];
+  minAge = std::max(minAge, r.minIdle);
+  size_t removed = 0;
+  for (uint32_t b = 0; b < buckets; ++b)
+    for (auto& s : t[b].slot)
+      if (K k = loadKey(key(s)); k && k != busy && ageBin(now, s.v.seen) >= minAge)
+        removed += __atomic_compare_exchange_n(&key(s), &k, K{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+  return {removed, used - removed > r.high * cap};
+}
+
+}  // namespace
+
+FlowTable::Relieved FlowTable::relieve(uint32_t now, const Relief& r) {
   // A sample of buckets first (evenly spread; flows are placed by hash):
-  // the walks below read the whole table, gigabytes at the largest sizes.
+  // relieving reads a whole table twice, gigabytes at the largest sizes.
   uint32_t n = std::min<uint32_t>(buckets_, 4096);
   size_t sampled4 = 0, sampled6 = 0;
   for (uint32_t i = 0; i < n; ++i) {
@@ -159,34 +198,18 @@ size_t FlowTable::relieve(uint32_t now, const Relief& r) {
     for (const auto& s : b4(b)->slot) sampled4 += loadKey(s.key) != 0;
     for (const auto& s : b6(b)->slot) sampled6 += loadKey(s.port_vip) != 0;
   }
-  double margin = 0.05 * n * XLB_FLOW_WAYS;  // well beyond the sample's error
-  if (sampled4 + margin <= r.high * n * XLB_FLOW_WAYS && sampled6 + margin <= r.high * n * XLB_FLOW_WAYS) return 0;
-
-  auto fam = [](const FlowSlot& f) { return f.family == XLB_AF_INET6 ? 1 : 0; };
-  std::array<size_t, 2> used{};
-  forEach([&](const FlowSlot& f) { return ++used[fam(f)], true; });
-  auto over = [&](int i) { return used[i] > r.high * capacity(); };
-  if (!over(0) && !over(1)) return 0;
-  std::array<std::vector<uint32_t>, 2> seen;
-  forEach([&](const FlowSlot& f) {
-    if (over(fam(f))) seen[fam(f)].push_back(f.v.seen);
-    return true;
-  });
-  // Per family, the last-seen second at and before which flows go: that of
-  // the k-th oldest (k: what brings the table down to `low`), no later than
-  // minIdle seconds ago. -1: none.
-  std::array<int64_t, 2> cutoff{-1, -1};
-  for (int i = 0; i < 2; ++i) {
-    auto& v = seen[i];
-    size_t keep = static_cast<size_t>(r.low * capacity());
-    if (v.size() <= keep) continue;
-    size_t k = v.size() - keep;
-    std::nth_element(v.begin(), v.begin() + (k - 1), v.end());
-    cutoff[i] = std::min<int64_t>(v[k - 1], int64_t{now} - r.minIdle);
-  }
-  // The record is read again when it is cleared: a flow that a packet
-  // found meanwhile stays.
-  return eraseIf([&](const FlowSlot& f) { return int64_t{f.v.seen} <= cutoff[fam(f)]; });
+  // 5 points of the sample: many times its error (16384 slots sampled).
+  double limit = (r.high - 0.05) * n * XLB_FLOW_WAYS;
+  Relieved out;
+  auto add = [&](Relieved x) {
+    out.removed += x.removed;
+    out.stillOver = out.stillOver || x.stillOver;
+  };
+  if (sampled4 > limit)
+    add(relieveFamily(b4(0), buckets_, [](xlb_flow4& s) -> __u64& { return s.key; }, __u64{XLB_FLOW4_BUSY}, now, r));
+  if (sampled6 > limit)
+    add(relieveFamily(b6(0), buckets_, [](xlb_flow6& s) -> __u32& { return s.port_vip; }, __u32{XLB_FLOW6_BUSY}, now, r));
+  return out;
 }
 
 std::array<uint32_t, XLB_FLOW_CHOICES> FlowTable::bucketsOf(const xlb_flow_key& k) const {

@@ -200,8 +200,8 @@ std::string Daemon::metrics() {
              "Packets that found no resolved next hop in the maps and asked bpf_fib_lookup.");
       o << "xlb_nexthop_fallbacks_total " << st->nexthopFallbacks << "\n";
       Family(o, "xlb_flow_evictions_total", "counter",
-             "New flows that took a recorded flow's slot (all three of their buckets full): the table is too small "
-             "for the flows seen in the last minute.");
+             "New flows that took a recorded flow's slot (all three of their buckets full): a burst of new flows "
+             "between xlbd's 5 s reliefs, or a table too small for the flows seen in the last minute.");
       o << "xlb_flow_evictions_total " << st->flowEvictions << "\n";
     }
   }

@@ -86,6 +86,29 @@ asio::awaitable<void> NexthopKeeper::watchEvents() {
   }
 }
 
+void NexthopKeeper::relieveFlows() {
+  if (reliefSkip_ > 0) {
+    --reliefSkip_;
+    return;
+  }
+  // Before the data plane has to evict: the oldest idle flows, table-wide.
+  auto r = dp_.flowTable().relieve(flowClockNow(), {});
+  flowsRelieved_ += r.removed;
+  unlogged_ += r.removed;
+  // Still more than half full of recent flows (the table is too small):
+  // each look reads it whole, so look again less often, up to once a minute.
+  reliefBackoff_ = r.stillOver ? std::min(reliefBackoff_ * 2 + 1, 11) : 0;
+  reliefSkip_ = reliefBackoff_;
+  auto now = std::chrono::steady_clock::now();
+  if ((unlogged_ || r.stillOver) && now - lastReliefLog_ >= std::chrono::minutes(1)) {
+    lastReliefLog_ = now;
+    log::info("flow table more than half full: removed the " + std::to_string(unlogged_) +
+              " flows seen longest ago" + (r.stillOver ? "; still more than half full of flows seen in the last "
+                                                         "minute (raise limits.max_flows)" : ""));
+    unlogged_ = 0;
+  }
+}
+
 asio::awaitable<void> NexthopKeeper::watchTimer() {
   while (!stopped_) {
     backstop_.expires_after(kBackstop);
@@ -98,11 +121,7 @@ asio::awaitable<void> NexthopKeeper::watchTimer() {
       log::error("cannot clear moved ring slots: " + c.error().describe());
     else
       movedCleared_ += *c;
-    // Before the data plane has to evict: the oldest idle flows, table-wide.
-    if (size_t n = dp_.flowTable().relieve(flowClockNow(), {})) {
-      flowsRelieved_ += n;
-      log::info("flow table more than half full: removed the " + std::to_string(n) + " flows seen longest ago");
-    }
+    relieveFlows();
   }
 }
 

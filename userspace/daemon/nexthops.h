@@ -40,6 +40,7 @@ class NexthopKeeper {
   asio::awaitable<void> watchEvents();
   asio::awaitable<void> watchTimer();
   void refresh();
+  void relieveFlows();
 
   asio::io_context& io_;
   Dataplane& dp_;
@@ -48,7 +49,9 @@ class NexthopKeeper {
   asio::steady_timer backstop_, soon_;
   std::chrono::steady_clock::time_point last_{};
   bool pending_ = false, stopped_ = false;
-  uint64_t updates_ = 0, movedCleared_ = 0, flowsRelieved_ = 0;
+  uint64_t updates_ = 0, movedCleared_ = 0, flowsRelieved_ = 0, unlogged_ = 0;
+  int reliefBackoff_ = 0, reliefSkip_ = 0;  // 5 s beats between looks at a full table
+  std::chrono::steady_clock::time_point lastReliefLog_{};
   std::map<std::string, std::string> unresolved_;
 };
 
