@@ -516,6 +516,94 @@ class HttpCase(unittest.TestCase):
         metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
         self.assertIn("xlb_http_max_connections 7\n", metrics)
 
+    def test_failure_answers_old_clients_and_reloads(self):
+        """504, 503, pipelining, Expect: 100-continue, HTTP/1.0 clients
+        (no Host, a chunked response decoded for them), a reload that adds
+        a route and keeps the operator's state of two backends sharing an
+        address, and a sticky cookie whose backend went down."""
+        lab = self.lab
+        vip = "%s:8080" % VIP
+        b1 = lab.addr4("b1")
+        shared = ("  - address: \"%s:8090\"\n    mode: http\n    check: {type: http, path: /api/v2/ping/, interval: 300ms, "
+                  "timeout: 250ms, rise: 2, fall: 2}\n    backends:\n      - {address: %s, port: 80, name: n1}\n"
+                  "      - {address: %s, port: 8081, name: n2}\n" % (VIP, b1, b1))
+        http = lab.http_vip(8080, keys="    timeouts: {response: 1s}") + shared
+        http += lab.http_vip(8082, keys="    cookie: {name: SERVERID}")
+        cfg = self.start(http, l4=False)
+
+        def code(path, port=8080, *extra):
+            return lab.sh("client", "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", *extra,
+                          "http://%s:%d%s" % (VIP, port, path)).stdout
+        # The backend answers later than timeouts.response: 504.
+        self.assertEqual(code("/slow?ms=1500"), "504")
+        self.assertIn("term=sH", lab.xlbd_log())
+        # Pipelined requests, answered in order on one connection.
+        pipelined = "".join("GET /echo?%d HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n" % i for i in range(3))
+        resp = self.raw(8080, pipelined + "GET /echo?3 HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n")
+        self.assertEqual(re.findall(r'"path": "([^"]+)"', resp), ["/echo?0", "/echo?1", "/echo?2", "/echo?3"])
+        # Expect: 100-continue: the proxy says Continue, the body follows.
+        r = lab.sh("client", "curl", "-sS", "-v", "--max-time", "5", "-H", "Expect: 100-continue", "--data-binary", "@-",
+                   "http://%s/echo" % vip, input="z" * 5000)
+        self.assertIn("HTTP/1.1 100 Continue", r.stderr)
+        self.assertEqual(json.loads(r.stdout)["body_bytes"], 5000)
+        # HTTP/1.0 without Host: the backend (spoken to in 1.1) gets one.
+        resp = self.raw(8080, "GET /echo HTTP/1.0\\r\\n\\r\\n")
+        self.assertEqual(json.loads(resp.split("\r\n\r\n", 1)[1])["headers"]["host"], vip)
+        # ... and cannot read chunked: the body comes decoded, ended by the close.
+        resp = self.raw(8080, "GET /chunked HTTP/1.0\\r\\n\\r\\n")
+        head, _, body = resp.partition("\r\n\r\n")
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertNotIn("transfer-encoding", head.lower())
+        self.assertIn("Connection: close", head)
+        self.assertEqual(body, "hello world")
+        # ... while an HTTP/1.1 client gets the chunks and the trailer as they came.
+        resp = self.raw(8080, "GET /chunked HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n")
+        self.assertTrue(resp.endswith("0\r\nX-Sum: 11\r\n\r\n"), resp)
+        # No usable backend: 503.
+        for b in lab.backend_names():
+            lab.xlbctl("backend", "disable", vip, b)
+        self.assertEqual(code("/api/v2/ping/"), "503")
+        for b in lab.backend_names():
+            lab.xlbctl("backend", "enable", vip, b)
+        # A reload: a new route on :8080, a weight on :8090, whose two
+        # backends share an address. Each keeps its own operator state and
+        # its own checks.
+        lab.xlbctl("backend", "disable", "%s:8090" % VIP, "n1")
+        with open(cfg) as f:
+            text = f.read()
+        text = text.replace("    timeouts: {response: 1s}",
+                            "    timeouts: {response: 1s}\n    routes: [{path_prefix: /echo, backends: [b3]}]")
+        text = text.replace("port: 8081, name: n2}", "port: 8081, name: n2, weight: 3}")
+        with open(cfg, "w") as f:
+            f.write(text)
+        lab.xlbctl("reload")
+        got = self.client(KEEPALIVE_CLIENT, VIP, 8080, 4, "/echo")
+        self.assertEqual([g[1] for g in got], ["b3"] * 4)
+        time.sleep(1.5)
+        h = json.loads(lab.xlbctl("health", "--json").stdout)
+        bs = {b["name"]: b for v in h if v["endpoint"] == "%s:8090" % VIP for b in v["backends"]}
+        self.assertEqual((bs["n1"]["admin"], bs["n2"]["admin"]), ("disabled", "enabled"), bs)
+        self.assertEqual(bs["n2"]["weight"], 3)
+        for b in bs.values():
+            self.assertLess(b["last_check_seconds_ago"], 1.0, bs)
+        # A sticky cookie whose backend went down: re-balanced, re-cookied.
+        first = self.client(KEEPALIVE_CLIENT, VIP, 8082, 1, "/api/v2/ping/")[0]
+        node, cookie = first[1], first[2].split(";")[0]
+        lab.stop_backend(node)
+        stop = time.monotonic() + 10
+        while time.monotonic() < stop:
+            h = json.loads(lab.xlbctl("health", "--json").stdout)
+            if any(b["name"] == node and b["state"] == "down" for v in h if v["endpoint"] == "%s:8082" % VIP
+                   for b in v["backends"]):
+                break
+            time.sleep(0.1)
+        out = lab.sh("client", "curl", "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "5", "-H", "Cookie: " + cookie,
+                     "http://%s:8082/api/v2/ping/" % VIP).stdout
+        self.assertIn("HTTP/1.1 200", out)
+        self.assertNotIn("X-API-Node: %s" % node, out)
+        self.assertIn("Set-Cookie: SERVERID=", out)
+        self.assertNotIn(cookie, out)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

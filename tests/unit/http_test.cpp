@@ -213,11 +213,112 @@ TEST(HttpParser, BadChunkedBodiesAndLimitsFail) {
   EXPECT_EQ(body("5\r\nhelloX0\r\n\r\n"), 400);
   EXPECT_EQ(body("ffffffffffffffffff\r\n"), 400);
   EXPECT_EQ(body("5;" + std::string(300, 'e') + "\r\nhello\r\n0\r\n\r\n"), 400);
+  // Chunk framing is CRLF exactly: a parser that skips "any two bytes"
+  // after the data, or any byte after a size line's CR, reads a different
+  // body than a strict backend does.
+  EXPECT_EQ(body("5\r\nhelloXY0\r\n\r\n"), 400);
+  EXPECT_EQ(body("5\r\nhello\rX0\r\n\r\n"), 400);
+  EXPECT_EQ(body("5\rXhello\r\n0\r\n\r\n"), 400);
+  EXPECT_EQ(body("5\nhello\r\n0\r\n\r\n"), 400);
+  EXPECT_EQ(body("5\r\nhello\n0\r\n\r\n"), 400);
+  EXPECT_EQ(body("5 \r\nhello\r\n0\r\n\r\n"), 400);
+  EXPECT_EQ(body("-5\r\nhello\r\n0\r\n\r\n"), 400);
+  EXPECT_EQ(body("0x5\r\nhello\r\n0\r\n\r\n"), 400);
+  // Trailers: the head's rules (CRLF, no folding, token names, no control
+  // characters) and its limits.
+  EXPECT_EQ(body("0\r\nX-T: 1\r\n\r\n"), 0);
+  EXPECT_EQ(body("0\r\nX-T: 1\r\n ff\r\n\r\n"), 400);
+  EXPECT_EQ(body("0\r\nX-T: 1\nX-U: 2\r\n\r\n"), 400);
+  EXPECT_EQ(body("0\r\nX-T: 1\r\nX-U: 2\n\r\n"), 400);
+  EXPECT_EQ(body("0\r\nX T: 1\r\n\r\n"), 400);
+  EXPECT_EQ(body("0\r\nX-T : 1\r\n\r\n"), 400);
+  EXPECT_EQ(body(std::string("0\r\nX-T: a\0b\r\n\r\n", 16)), 400);
+  EXPECT_EQ(body("0\r\nX-T: a\x7f\r\n\r\n"), 400);
+  Limits few;
+  few.headerCount = 3;
+  EXPECT_EQ(body("0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", few), 0);
+  EXPECT_EQ(body("0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", few), 431);
+  Limits narrow;
+  narrow.headerBytes = 64;
+  EXPECT_EQ(body("0\r\nA: " + std::string(40, 'a') + "\r\n\r\n", narrow), 0);
+  EXPECT_EQ(body("0\r\nA: " + std::string(70, 'a') + "\r\n\r\n", narrow), 431);
   Limits small;
   small.body = 8;
   EXPECT_EQ(body("5\r\nhello\r\n5\r\nhello\r\n0\r\n\r\n", small), 413);
   auto o = head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n", 0, small);
   EXPECT_EQ(o.status, 413);
+}
+
+// Trailers fed a byte at a time are bounded too (a client streaming
+// trailer lines forever is cut off at the head's byte limit), and they do
+// not become part of the forwarded message's headers.
+TEST(HttpParser, TrailersFedByteByByteAreBoundedAndKeptOutOfTheHead) {
+  Limits l;
+  l.headerBytes = 1024;
+  Parser p(Parser::Kind::Request, l);
+  auto s = p.feed("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+  ASSERT_EQ(s.what, Parser::Step::Head);
+  size_t headers = p.message().headers.size();
+  std::string good = "3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n";
+  Parser::Step last;
+  for (char c : good) {
+    last = p.feed(std::string_view(&c, 1));
+    ASSERT_NE(last.what, Parser::Step::Fail) << p.failure().why;
+  }
+  EXPECT_EQ(last.what, Parser::Step::Done);
+  EXPECT_EQ(p.message().headers.size(), headers);
+
+  Parser q(Parser::Kind::Request, l);
+  ASSERT_EQ(q.feed("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").what, Parser::Step::Head);
+  ASSERT_EQ(q.feed("0\r\n").what, Parser::Step::Body);
+  std::string line = "X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+  int failedAt = 0;
+  for (int i = 0; i < 1000 && !failedAt; ++i)
+    for (char c : line)
+      if (q.feed(std::string_view(&c, 1)).what == Parser::Step::Fail) {
+        failedAt = i + 1;
+        break;
+      }
+  EXPECT_GT(failedAt, 0);
+  EXPECT_LE(failedAt * line.size(), 1024 + line.size());
+  EXPECT_EQ(q.failure().status, 431);
+}
+
+// A head with bare LF line endings is refused when its first bare LF
+// arrives, not left waiting for a CRLFCRLF that never comes (which would
+// have answered 408 at the header timeout).
+TEST(HttpParser, BareLineFeedsInAHeadFailAtOnce) {
+  for (const char* text : {"GET / HTTP/1.1\nHost: a\n\n", "GET / HTTP/1.1\r\nHost: a\n\n", "GET / HTTP/1.1\rHost: a\r\n\r\n"}) {
+    auto o = head(text);
+    EXPECT_EQ(o.last, Parser::Step::Fail) << text;
+    EXPECT_EQ(o.status, 400) << text;
+    auto b = head(text, 1);
+    EXPECT_EQ(b.last, Parser::Step::Fail) << text;
+  }
+  Parser r(Parser::Kind::Response, {});
+  EXPECT_EQ(r.feed("HTTP/1.1 200 OK\nContent-Length: 0\n\n").what, Parser::Step::Fail);
+}
+
+// The framing headers forwarded say one thing one way: a Transfer-Encoding
+// list with empty elements is refused (parsers disagree on it), a chunked
+// one accepted is forwarded as one plain header, and Content-Length is a
+// single plain number.
+TEST(HttpParser, FramingHeadersAreForwardedInOneSpelling) {
+  for (const char* te : {"chunked, ", ", chunked", "chunked,,", " , chunked"}) {
+    auto o = head(std::string("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ") + te + "\r\n\r\n");
+    EXPECT_EQ(o.status, 400) << te;
+  }
+  Parser p(Parser::Kind::Request, {});
+  ASSERT_EQ(p.feed("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked \r\n\r\n").what, Parser::Step::Head);
+  EXPECT_EQ(p.message().count("Transfer-Encoding"), 1u);
+  EXPECT_EQ(p.message().find("Transfer-Encoding")->value, "chunked");
+  // Content-Length: one plain number, never a list or a repeat, even agreeing.
+  EXPECT_EQ(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n").status, 400);
+  EXPECT_EQ(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n").status, 400);
+  Parser r(Parser::Kind::Response, {});
+  r.answering("HEAD");
+  EXPECT_EQ(r.feed("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n").what, Parser::Step::Fail);
+  EXPECT_EQ(r.failure().status, 502);
 }
 
 TEST(HttpParser, ResponsesFramedByStatusMethodAndHeaders) {

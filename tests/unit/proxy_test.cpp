@@ -3,6 +3,7 @@
 // rewriting, the cookie codec. (They build and link without BPF.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -50,9 +51,41 @@ TEST(Balance, LeastConnectionsPrefersTheLeastBusyPerWeight) {
   EXPECT_EQ(open[0], 2);
   EXPECT_EQ(open[1], 2);
   EXPECT_EQ(open[2], 4);
-  lc->done(0);
-  lc->done(0);
+  lc->done(v, 0);
+  lc->done(v, 0);
   EXPECT_EQ(lc->pick(v, v.all, ""), 0u);  // now the least busy
+}
+
+// Counts follow backends, not their places in a snapshot: a reload that
+// reorders them moves no count; a sticky request (chosen, not picked) is
+// counted, and its end takes only its own count away.
+TEST(Balance, LeastConnectionsCountBackendsAcrossSnapshotsAndStickyRequests) {
+  auto v = pool({1, 1, 1});
+  for (auto& b : v.backends) b.stats = std::make_shared<Counters>();
+  auto lc = makeLeastConn();
+  size_t a = lc->pick(v, v.all, ""), b = lc->pick(v, v.all, "");
+  ASSERT_NE(a, b);
+  size_t idle = 3 - a - b;
+  lc->chose(v, idle);  // two sticky requests on the third
+  lc->chose(v, idle);
+  size_t c = lc->pick(v, v.all, "");  // 1, 1, 2: not the third
+  EXPECT_NE(c, idle);
+  lc->done(v, c);
+  lc->done(v, idle);
+  // The same backends, reversed in the next snapshot.
+  ProxyVip w = v;
+  std::reverse(w.backends.begin(), w.backends.end());
+  auto at = [&](size_t i) { return 2 - i; };  // v's index i is w's 2 - i
+  lc->done(v, a);  // a request of the old snapshot ends
+  EXPECT_EQ(lc->pick(w, w.all, ""), at(a));  // a is the only idle one
+  lc->done(v, idle);
+  lc->done(w, at(a));
+  // Now a and the third are idle, b still busy: never b.
+  for (int i = 0; i < 4; ++i) {
+    size_t p = lc->pick(w, w.all, "");
+    EXPECT_NE(p, at(b));
+    lc->done(w, p);
+  }
 }
 
 TEST(Balance, ConsistentHashMovesOnlyTheKeysOfWhatChanged) {
@@ -134,6 +167,59 @@ TEST(Rewrite, XForwardedForIsReplacedUnlessATrustedProxyAppends) {
   g.headers = {{"X-Forwarded-For", "<script>"}};
   setForwarded(g, cfg, client, true, 443);
   EXPECT_EQ(g.find("X-Forwarded-For")->value, "198.18.0.1");
+}
+
+// What else a client can say about itself: Forwarded and X-Real-IP go
+// unless it is a trusted proxy; underscore spellings of all of them (the
+// same header to a WSGI application) go from everyone.
+TEST(Rewrite, ClientClaimsAboutItselfDoNotReachTheBackend) {
+  HttpVip cfg;
+  cfg.forwardedAppend = true;
+  cfg.trustedProxies = {*Prefix::parse("198.18.0.0/24")};
+  auto claims = [] {
+    http::Message m;
+    m.headers = {{"Host", "a"},
+                 {"Forwarded", "for=6.6.6.6"},
+                 {"x-real-ip", "6.6.6.6"},
+                 {"X_Forwarded_For", "6.6.6.6"},
+                 {"x_forwarded-proto", "https"},
+                 {"X_Real_IP", "6.6.6.6"},
+                 {"X_Forwarded_Host", "evil"},
+                 {"X_Custom", "kept"},
+                 {"X-Forwarded-Forx", "kept"}};
+    return m;
+  };
+  http::Message u = claims();
+  setForwarded(u, cfg, *IpAddr::parse("198.19.9.9"), false, 80);
+  for (const char* gone : {"Forwarded", "X-Real-IP", "X_Forwarded_For", "x_forwarded-proto", "X_Real_IP", "X_Forwarded_Host"})
+    EXPECT_EQ(u.count(gone), 0u) << gone;
+  EXPECT_EQ(u.count("X_Custom"), 1u);
+  EXPECT_EQ(u.count("X-Forwarded-Forx"), 1u);
+  EXPECT_EQ(u.find("X-Forwarded-For")->value, "198.19.9.9");
+  // A trusted proxy's Forwarded and X-Real-IP stay; underscores do not.
+  http::Message t = claims();
+  setForwarded(t, cfg, *IpAddr::parse("198.18.0.7"), false, 80);
+  EXPECT_EQ(t.count("Forwarded"), 1u);
+  EXPECT_EQ(t.count("X-Real-IP"), 1u);
+  EXPECT_EQ(t.count("X_Forwarded_For"), 0u);
+  EXPECT_EQ(t.count("X_Real_IP"), 0u);
+  EXPECT_EQ(t.count("X_Custom"), 1u);
+}
+
+// nocache: a response setting the persistence cookie is private.
+TEST(Rewrite, ACookieSettingResponseIsNeverStoredForOthers) {
+  auto cc = [](std::vector<http::Header> h) {
+    http::Message m;
+    m.headers = std::move(h);
+    privateOnly(m);
+    EXPECT_EQ(m.count("Cache-Control"), 1u);
+    return m.find("Cache-Control")->value;
+  };
+  EXPECT_EQ(cc({}), "private");
+  EXPECT_EQ(cc({{"Cache-Control", "public, max-age=600"}}), "max-age=600, private");
+  EXPECT_EQ(cc({{"Cache-Control", "max-age=60, s-maxage=600"}, {"cache-control", "PUBLIC"}}), "max-age=60, private");
+  EXPECT_EQ(cc({{"Cache-Control", "no-store"}}), "no-store");
+  EXPECT_EQ(cc({{"Cache-Control", "private, max-age=5"}}), "private, max-age=5");
 }
 
 TEST(Rewrite, PersistenceCookieIsReadRemovedAndTellsNoAddress) {

@@ -11,6 +11,7 @@ import struct
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
@@ -47,6 +48,10 @@ def make_handler(node, counting):
                 return self.echo()
             if self.path.startswith("/until-close") and counting:
                 return self.until_close()
+            if self.path.startswith("/chunked") and counting:
+                return self.chunked()
+            if self.path.startswith("/slow") and counting:
+                time.sleep(float(self.path.split("ms=", 1)[1]) / 1000 if "ms=" in self.path else 1.0)
             if counting:
                 with lock:
                     served["requests"] += 1
@@ -80,6 +85,17 @@ def make_handler(node, counting):
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()
             self.wfile.write(out)
+
+        def chunked(self):
+            """A chunked response with a trailer field."""
+            with lock:
+                served["requests"] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("X-API-Node", node)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n")
 
         def until_close(self):
             """A response framed by the connection's close (no length, no chunks)."""

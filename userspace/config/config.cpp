@@ -450,6 +450,9 @@ class Parser {
             });
         }
       });
+    // https to itself, for ever: the redirect belongs on the plain VIP.
+    if (h.redirect && keys.count("tls") && keys.count("redirect"))
+      note(keys.at("redirect"), "redirect", "a TLS VIP would redirect to itself (put redirect on the plain-HTTP VIP)");
   }
 
   VipConfig vip(const YAML::Node& n) const {

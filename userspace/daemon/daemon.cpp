@@ -31,6 +31,13 @@ constexpr std::chrono::milliseconds kControlTimeout{5000};
 
 std::string label(const VipKey& v, const IpAddr& b) { return v.str() + " backend " + b.str(); }
 
+// Where an operator's choice for a backend is saved: by its address (an
+// l4 VIP's backends differ by it), or ADDR:PORT (an http VIP's may share
+// an address).
+std::string choiceKey(const VipConfig& v, const BackendConfig& b) {
+  return v.mode == VipMode::Http ? Endpoint{b.addr, b.port}.str() : b.addr.str();
+}
+
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 }  // namespace
@@ -217,7 +224,7 @@ void Daemon::saveOperatorStates() const {
   for (const auto& [k, v] : vips_)
     for (const auto& b : v.backends) {
       OperatorChoice ch{b->admin, b->weightOverride};
-      if (!ch.empty()) all[k.str()][b->cfg.addr.str()] = ch;
+      if (!ch.empty()) all[k.str()][choiceKey(v.cfg, b->cfg)] = ch;
     }
   if (auto r = saveOperatorChoices(cfg_, all); !r)
     log::warn("cannot save the operator's backend states: " + r.error().describe() +
@@ -267,7 +274,10 @@ Result<void> Daemon::start() {
       std::optional<bool> up;
       if (auto w = wasUp.find({vc.key, bc.addr}); w != wasUp.end()) up = w->second;
       auto b = makeBackend(vc.key, bc, up);
-      if (auto a = choices[vc.key.str()].find(bc.addr.str()); a != choices[vc.key.str()].end()) {
+      auto& mine = choices[vc.key.str()];
+      auto a = mine.find(choiceKey(vc, bc));
+      if (a == mine.end()) a = mine.find(bc.addr.str());  // a file from before HTTP backends had ports
+      if (a != mine.end()) {
         b->admin = a->second.admin;
         b->weightOverride = a->second.weight;
       }
@@ -411,10 +421,22 @@ Result<json> Daemon::reload() {
       proxy_->remove(vc.key);  // l4 now: its listeners go
     }
     for (const auto& bc : vc.backends) {
+      // The backend it was: the same address and port; else (its port
+      // changed) the same address and name, if no backend of the new
+      // config has its old address and port. HTTP backends may share an
+      // address on different ports.
       std::shared_ptr<Backend> old;
-      if (it != vips_.end())
+      auto listed = [&](const Backend& b) {
+        return std::any_of(vc.backends.begin(), vc.backends.end(),
+                           [&](const BackendConfig& x) { return x.addr == b.cfg.addr && x.port == b.cfg.port; });
+      };
+      if (it != vips_.end()) {
         for (auto& b : it->second.backends)
-          if (b->cfg.addr == bc.addr) old = b;
+          if (b->cfg.addr == bc.addr && b->cfg.port == bc.port) old = b;
+        if (!old)
+          for (auto& b : it->second.backends)
+            if (b->cfg.addr == bc.addr && b->cfg.name == bc.name && !listed(*b)) old = b;
+      }
       if (old && old->cfg.check == bc.check && old->cfg.port == bc.port) {
         old->cfg = bc;  // weight or name changed: health carries over
         v.backends.push_back(old);

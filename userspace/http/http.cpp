@@ -159,6 +159,47 @@ void Message::serializeTo(std::string& out) const {
   out.append("\r\n");
 }
 
+// ---- trailers ------------------------------------------------------------------
+
+// The trailer section of a chunked body, checked byte by byte as it
+// arrives, by the head's rules: CRLF line endings, no folded lines, token
+// names right before the colon, no control characters in values, and the
+// head's limits on field count and bytes. (llhttp, even strict, accepts
+// folded trailer lines.)
+std::optional<Failure> Parser::Trailers::scan(std::string_view bytes, const Limits& lim) {
+  for (unsigned char c : bytes) {
+    if (++size > lim.headerBytes) return Failure{431, "trailers longer than " + std::to_string(lim.headerBytes) + " bytes"};
+    switch (state) {
+      case LineStart:
+        if (c == '\r') {
+          state = EndCr;
+        } else if (tchar(c)) {
+          if (++fields > lim.headerCount) return Failure{431, "more than " + std::to_string(lim.headerCount) + " trailer fields"};
+          state = Name;
+        } else {
+          return Failure{400, c == ' ' || c == '\t' ? "folded trailer line (obs-fold)" : "trailer name is not a token"};
+        }
+        break;
+      case Name:
+        if (c == ':') state = Value;
+        else if (!tchar(c)) return Failure{400, "trailer name is not a token"};
+        break;
+      case Value:
+        if (c == '\r') state = Cr;
+        else if ((c < 0x20 && c != '\t') || c == 0x7f) return Failure{400, "control character in a trailer"};
+        break;
+      case Cr:
+      case EndCr:
+        if (c != '\n') return Failure{400, "bare CR in the trailers"};
+        state = state == Cr ? LineStart : End;
+        break;
+      case End:
+        return Failure{400, "bytes after the trailers"};
+    }
+  }
+  return std::nullopt;
+}
+
 // ---- llhttp wiring ------------------------------------------------------------
 
 struct Parser::Llhttp {
@@ -168,6 +209,11 @@ struct Parser::Llhttp {
   bool inValue = false;  // the last header callback was a value
   bool tooLarge = false, badExtension = false, complete = false;
   size_t extension = 0;
+  // Past the head, header callbacks are a chunked body's trailer fields:
+  // never added to the message (they are forwarded raw with the body).
+  // llhttp pauses at the last chunk, where the trailer section starts.
+  bool inBody = false, lastChunk = false;
+  Trailers trailers;
   std::string* payload = nullptr;  // where on_body appends, if anywhere
   uint64_t bodyBytes = 0;
 
@@ -178,6 +224,7 @@ struct Parser::Llhttp {
     s.on_status = [](llhttp_t* p, const char* at, size_t n) { return self(p)->owner->msg_.reason.append(at, n), 0; };
     s.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
       auto* l = self(p);
+      if (l->inBody) return 0;  // a trailer field: checked by Trailers, forwarded raw
       auto& hs = l->owner->msg_.headers;
       if (hs.empty() || l->inValue) l->owner->msg_.addEmpty();
       l->inValue = false;
@@ -186,6 +233,7 @@ struct Parser::Llhttp {
     };
     s.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
       auto* l = self(p);
+      if (l->inBody) return 0;
       l->inValue = true;
       l->owner->msg_.headers.back().value.append(at, n);
       return 0;
@@ -193,7 +241,13 @@ struct Parser::Llhttp {
     s.on_headers_complete = [](llhttp_t*) { return static_cast<int>(HPE_PAUSED); };
     s.on_chunk_extension_name = [](llhttp_t* p, const char*, size_t n) { return self(p)->ext(n); };
     s.on_chunk_extension_value = [](llhttp_t* p, const char*, size_t n) { return self(p)->ext(n); };
-    s.on_chunk_header = [](llhttp_t* p) { return self(p)->extension = 0, 0; };
+    s.on_chunk_header = [](llhttp_t* p) {
+      auto* l = self(p);
+      l->extension = 0;
+      if (p->content_length != 0) return 0;
+      l->lastChunk = true;
+      return static_cast<int>(HPE_PAUSED);
+    };
     s.on_body = [](llhttp_t* p, const char* at, size_t n) {
       auto* l = self(p);
       l->bodyBytes += n;
@@ -213,8 +267,9 @@ struct Parser::Llhttp {
   void reset(llhttp_type_t type) {
     llhttp_init(&p, type, &s);
     p.data = this;
-    inValue = tooLarge = badExtension = complete = false;
+    inValue = tooLarge = badExtension = complete = inBody = lastChunk = false;
     extension = 0;
+    trailers = {};
     bodyBytes = 0;
   }
   int ext(size_t n) {
@@ -268,6 +323,18 @@ Parser::Step Parser::feed(std::string_view data) {
   head_.append(chunk);
   size_t from = before >= 3 ? before - 3 : 0;
   size_t end = head_.find("\r\n\r\n", from);
+  // A bare CR or LF fails as soon as it arrives: a head with bare LF line
+  // endings would otherwise wait for a CRLFCRLF that never comes. Only the
+  // head's bytes: what follows it is the body's.
+  size_t scanEnd = end == std::string::npos ? head_.size() : end + 4;
+  for (size_t i = before ? before - 1 : 0; i < scanEnd; ++i) {
+    bool cr = head_[i] == '\r', lf = head_[i] == '\n';
+    if ((cr && i + 1 < scanEnd && head_[i + 1] != '\n') || (lf && (i == 0 || head_[i - 1] != '\r'))) {
+      auto f = fail(400, "bare CR or LF in the head");
+      f.used = taken + std::min(chunk.size(), scanEnd - before);
+      return f;
+    }
+  }
   if (end == std::string::npos) {
     s.used = taken + chunk.size();
     size_t firstLine = head_.find("\r\n");
@@ -303,10 +370,23 @@ Parser::Step Parser::parseHead(size_t end) {
   msg_.minor = ll_->p.http_minor;
   if (kind_ == Kind::Response) msg_.status = ll_->p.status_code;
   if (!checkMeaning()) return Step{Step::Fail};
+  // llhttp delimits chunked bodies: it must read the head's framing as we do.
+  bool llChunked = (ll_->p.flags & F_CHUNKED) != 0;
+  if (llChunked != (framing_ == Framing::Chunked) && !(framing_ == Framing::None && kind_ == Kind::Response))
+    return fail(400, "Transfer-Encoding read two ways");
+  // What is forwarded says the framing one way only: one Transfer-Encoding:
+  // chunked, whatever its spelling. (Content-Length is one plain number
+  // already: llhttp refuses lists and repeats, even agreeing ones.)
+  if (framing_ == Framing::Chunked && (msg_.count("Transfer-Encoding") != 1 || msg_.find("Transfer-Encoding")->value != "chunked"))
+    msg_.set("Transfer-Encoding", "chunked");
   Step s;
   s.what = Step::Head;
   phase_ = framing_ == Framing::None ? Phase::Done : Phase::Body;
-  if (framing_ == Framing::Chunked) llhttp_resume(&ll_->p);
+  if (framing_ == Framing::Chunked) {
+    ll_->inBody = true;
+    ll_->inValue = false;
+    llhttp_resume(&ll_->p);
+  }
   return s;
 }
 
@@ -394,14 +474,21 @@ bool Parser::checkMeaning() {
     if (bad) return fail(400, bad), false;
     if (trim(h.value).empty()) return fail(400, "empty Content-Length"), false;
   }
+
   bool hasTe = m.count("Transfer-Encoding") > 0;
   if (hasTe) {
     if (cl) return fail(400, "both Content-Length and Transfer-Encoding"), false;
     if (request && m.minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request"), false;
     std::vector<std::string_view> codings;
     for (const auto& h : m.headers)
-      if (iequals(h.name, "Transfer-Encoding"))
-        for (auto v : listOf(h.value)) codings.push_back(v);
+      if (iequals(h.name, "Transfer-Encoding")) {
+        // "chunked," or ", chunked": parsers disagree on whether that is chunked.
+        std::string_view all = h.value;
+        size_t commas = static_cast<size_t>(std::count(all.begin(), all.end(), ','));
+        auto parts = listOf(all);
+        if (parts.size() != commas + 1) return fail(400, "empty element in Transfer-Encoding"), false;
+        for (auto v : parts) codings.push_back(v);
+      }
     if (codings.empty()) return fail(400, "empty Transfer-Encoding"), false;
     for (size_t i = 0; i < codings.size(); ++i) {
       bool chunked = iequals(codings[i], "chunked");
@@ -463,19 +550,34 @@ Parser::Step Parser::body(std::string_view data) {
       return s;
     case Framing::Chunked: {
       ll_->payload = keepBody_ ? &s.payload : nullptr;
-      auto e = llhttp_execute(&ll_->p, data.data(), data.size());
+      const char* at = data.data();
+      const char* stop = data.data() + data.size();
+      // Where this input's trailer bytes start, once the last chunk is seen.
+      const char* trailers = ll_->lastChunk ? at : nullptr;
+      auto e = llhttp_execute(&ll_->p, at, data.size());
+      if (e == HPE_PAUSED && ll_->lastChunk && !ll_->complete && !trailers) {
+        trailers = llhttp_get_error_pos(&ll_->p);
+        llhttp_resume(&ll_->p);
+        e = llhttp_execute(&ll_->p, trailers, static_cast<size_t>(stop - trailers));
+      }
       ll_->payload = nullptr;
       if (e == HPE_OK) {
         s.used = data.size();
       } else if (e == HPE_PAUSED && ll_->complete) {
-        s.used = static_cast<size_t>(llhttp_get_error_pos(&ll_->p) - data.data());
+        stop = llhttp_get_error_pos(&ll_->p);
+        s.used = static_cast<size_t>(stop - data.data());
         s.what = Step::Done;
         phase_ = Phase::Done;
       } else {
         if (ll_->tooLarge) return fail(413, "body larger than " + std::to_string(limits_.body) + " bytes");
         if (ll_->badExtension) return fail(400, "chunk extension too long");
+        if (trailers && e != HPE_PAUSED) stop = llhttp_get_error_pos(&ll_->p);
+        if (auto f = trailers ? ll_->trailers.scan({trailers, static_cast<size_t>(stop - trailers)}, limits_) : std::nullopt)
+          return fail(f->status, f->why);
         return fail(400, std::string("bad chunked body: ") + llhttp_errno_name(e));
       }
+      if (trailers)
+        if (auto f = ll_->trailers.scan({trailers, static_cast<size_t>(stop - trailers)}, limits_)) return fail(f->status, f->why);
       s.raw = data.substr(0, s.used);
       return s;
     }

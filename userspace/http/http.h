@@ -140,6 +140,11 @@ class Parser {
   bool checkMeaning();
   Step body(std::string_view data);
 
+  struct Trailers {
+    enum State { LineStart, Name, Value, Cr, EndCr, End } state = LineStart;
+    size_t size = 0, fields = 0;
+    std::optional<Failure> scan(std::string_view bytes, const Limits& limits);
+  };
   struct Llhttp;
   Kind kind_;
   Limits limits_;

@@ -21,8 +21,11 @@ class Balancer {
   // Picks one of candidates (indexes into vip.backends, every one usable,
   // at least one). key: what hashing balancers hash; others ignore it.
   virtual size_t pick(const ProxyVip& vip, const std::vector<size_t>& candidates, std::string_view key) = 0;
-  // A request picked by this balancer ended (least connections counts them).
-  virtual void done(size_t) {}
+  // A request went to backend i without a pick (its sticky cookie named it).
+  virtual void chose(const ProxyVip&, size_t) {}
+  // A request picked or chosen ended (least connections counts them). vip:
+  // the same snapshot as at the pick; a reload may have made another since.
+  virtual void done(const ProxyVip&, size_t) {}
 };
 
 std::unique_ptr<Balancer> makeRoundRobin();

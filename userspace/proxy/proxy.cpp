@@ -147,10 +147,10 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<tcp::acceptor> acc, std
   }
 }
 
-Balancer& Worker::balancer(const ProxyVip& vip) {
+std::shared_ptr<Balancer> Worker::balancer(const ProxyVip& vip) {
   auto& b = balancers_[vip.key];
   if (!b.second || b.first != vip.cfg.balance) b = {vip.cfg.balance, makeBalancer(vip.cfg.balance)};
-  return *b.second;
+  return b.second;
 }
 
 // ---- the proxy ----------------------------------------------------------------

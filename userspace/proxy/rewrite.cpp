@@ -14,6 +14,21 @@ namespace {
 using http::listOf;
 using http::trim;
 
+// Headers that say who the client is. The proxy sets X-Forwarded-*; the
+// others, from a client that is not a trusted proxy, are claims it made
+// about itself. Spelled with underscores they are the same header to a
+// WSGI or CGI application (X_Forwarded_For and X-Forwarded-For are both
+// HTTP_X_FORWARDED_FOR), so those spellings never pass.
+constexpr std::string_view kClientHeaders[] = {"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port",
+                                               "X-Forwarded-Host", "Forwarded", "X-Real-IP"};
+
+bool sameWithUnderscores(std::string_view n, std::string_view canonical) {
+  return n.size() == canonical.size() && std::equal(n.begin(), n.end(), canonical.begin(), [](char a, char b) {
+           char x = a == '_' ? '-' : a;
+           return http::iequals(std::string_view(&x, 1), std::string_view(&b, 1));
+         });
+}
+
 bool framingHeader(std::string_view n) {
   return http::iequals(n, "Host") || http::iequals(n, "Content-Length") || http::iequals(n, "Transfer-Encoding");
 }
@@ -55,8 +70,20 @@ void stripHopByHop(http::Message& m, bool keepWebsocket) {
 void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bool tls, uint16_t vipPort,
                   std::string_view clientText) {
   std::string xff = clientText.empty() ? client.str() : std::string(clientText);
-  if (cfg.forwardedAppend &&
-      std::any_of(cfg.trustedProxies.begin(), cfg.trustedProxies.end(), [&](const Prefix& p) { return p.contains(client); })) {
+  bool trusted = cfg.forwardedAppend && std::any_of(cfg.trustedProxies.begin(), cfg.trustedProxies.end(),
+                                                    [&](const Prefix& p) { return p.contains(client); });
+  m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
+                                 [&](const http::Header& h) {
+                                   bool underscore = h.name.find('_') != std::string::npos;
+                                   if (!underscore && trusted) return false;
+                                   for (size_t i = underscore ? 0 : 4; i < std::size(kClientHeaders); ++i)
+                                     if (underscore ? sameWithUnderscores(h.name, kClientHeaders[i])
+                                                    : http::iequals(h.name, kClientHeaders[i]))
+                                       return true;
+                                   return false;
+                                 }),
+                  m.headers.end());
+  if (trusted) {
     // The chain a trusted proxy sent, if every element is an address.
     std::string chain;
     bool valid = true;
@@ -76,6 +103,22 @@ void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bo
     m.set("X-Forwarded-Host", host->value);
   else
     m.remove("X-Forwarded-Host");
+}
+
+void privateOnly(http::Message& m) {
+  std::string cc;
+  bool kept = false;  // private or no-store already
+  for (const auto& h : m.headers)
+    if (http::iequals(h.name, "Cache-Control"))
+      http::eachOf(h.value, ',', [&](std::string_view t) {
+        auto name = trim(t.substr(0, t.find('=')));
+        if (http::iequals(name, "public") || http::iequals(name, "s-maxage")) return false;
+        kept = kept || http::iequals(name, "private") || http::iequals(name, "no-store");
+        cc.append(cc.empty() ? "" : ", ").append(t);
+        return false;
+      });
+  if (!kept) cc.append(cc.empty() ? "" : ", ").append("private");
+  m.set("Cache-Control", std::move(cc));
 }
 
 std::optional<std::string> cookieValue(const http::Message& m, std::string_view name) {

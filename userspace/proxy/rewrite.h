@@ -20,10 +20,17 @@ namespace xlb::proxy {
 void stripHopByHop(http::Message& m, bool keepWebsocket);
 
 // X-Forwarded-For (replaced, or appended to when the client is a trusted
-// proxy and the VIP says append), -Proto, -Port and -Host.
+// proxy and the VIP says append), -Proto, -Port and -Host. From any other
+// client, Forwarded and X-Real-IP are removed too; from every client, the
+// spellings of these headers with underscores (the same header to WSGI).
 // clientText: client.str() when the caller has it already (it costs a printf).
 void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bool tls, uint16_t vipPort,
                   std::string_view clientText = {});
+
+// nocache, for a response that sets the persistence cookie: a shared cache
+// must not store it for others. Cache-Control gains `private` (unless it
+// has private or no-store) and loses `public` and `s-maxage`.
+void privateOnly(http::Message& m);
 
 // The value of cookie `name` in the request's Cookie headers.
 std::optional<std::string> cookieValue(const http::Message& m, std::string_view name);

@@ -391,6 +391,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     const std::string method = m.method;
     http::Message& out = m;  // rewritten in place: the client's head is not needed as it was
     stripHopByHop(out, upgrade);
+    // HTTP/1.0 may leave Host out; the backend gets HTTP/1.1, which may not.
+    if (!out.find("Host")) out.add("Host", vip->key.ep.str());
     setForwarded(out, cfg, ci.addr, ci.tls, vip->key.ep.port, ci.text);
     if (!cfg.cookie.empty()) removeCookie(out, cfg.cookie);
     bool expect = req.expectContinue();
@@ -412,20 +414,22 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     bs.reset();
     std::optional<size_t> chosen;
     resp.reset();
+    resp.keepBody(false);
     resp.answering(method);
     std::string back;  // bytes from the backend not consumed yet
     bool bodySent = false, gotResponse = false;
-    Balancer& bal = balancer(*vip);
+    std::shared_ptr<Balancer> bal = balancer(*vip);
     for (int attempt = 0; attempt < kAttempts && !gotResponse; ++attempt) {
       size_t idx;
       if (sticky && !tried.count(*sticky)) {
         idx = *sticky;
+        bal->chose(*vip, idx);
       } else {
         left.clear();
         for (size_t i : candidates)
           if (!tried.count(i)) left.push_back(i);
         if (left.empty()) break;
-        idx = bal.pick(*vip, left, hashKey);
+        idx = bal->pick(*vip, left, hashKey);
       }
       chosen = idx;
       const ProxyBackend& be = vip->backends[idx];
@@ -454,7 +458,12 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
           keepTlsBuffers(tls.native_handle());
           const BackendTls& bt = cfg.backendTls;
           if (!bt.sni.empty()) SSL_set_tlsext_host_name(tls.native_handle(), bt.sni.c_str());
+          // Verified, the certificate must name the backend: the SNI name
+          // when there is one, else the address connected to (a chain that
+          // is merely trusted could be any site's).
           if (bt.verify && !bt.sni.empty()) X509_VERIFY_PARAM_set1_host(SSL_get0_param(tls.native_handle()), bt.sni.c_str(), 0);
+          if (bt.verify && bt.sni.empty())
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls.native_handle()), be.ep.addr.str().c_str());
           auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, kTuple);
           if (hec && !timer.fired) {
             cec = hec;
@@ -466,14 +475,14 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         if (cec) {
           be.stats->connectFailures.fetch_add(1, std::memory_order_relaxed);
           owner_.reportConnectFailure(vip->key, be.name, why);
-          bal.done(idx);
+          bal->done(*vip, idx);
           tried.insert(idx);
           bs.reset();
           continue;
         }
       }
       if (!co_await writeAll(*bs, head, timer, cfg.timeouts.response)) {
-        bal.done(idx);
+        bal->done(*vip, idx);
         bs.reset();
         if (reused) {
           --attempt;  // not the backend's failure: a stale pooled connection
@@ -518,7 +527,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
           in.append(buf.data(), n);
         }
         if (broken) {
-          bal.done(idx);
+          bal->done(*vip, idx);
           if (bad) {  // a malformed or oversized body: the backend's connection is spoiled, the client told
             al.termination = "PB";
             co_await respond(req.failure().status, std::string(http::reasonPhrase(req.failure().status)) + ": " +
@@ -544,10 +553,12 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
           }
           if (r.what == http::Parser::Step::Head || r.what == http::Parser::Step::Done) {
             int s = resp.message().status;
-            if (s >= 100 && s < 200 && s != 101) {  // interim: forwarded, then the next head
-              http::Message im = resp.message();
-              stripHopByHop(im, false);
-              co_await writeAll(client, im.serialize(), timer, cfg.timeouts.clientIdle);
+            if (s >= 100 && s < 200 && s != 101) {  // interim: forwarded (never to HTTP/1.0), then the next head
+              if (clientMinor == 1) {
+                http::Message im = resp.message();
+                stripHopByHop(im, false);
+                co_await writeAll(client, im.serialize(), timer, cfg.timeouts.clientIdle);
+              }
               resp.reset();
               resp.answering(method);
               continue;
@@ -570,7 +581,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         back.append(buf.data(), n);
       }
       if (gotResponse) break;
-      bal.done(idx);
+      bal->done(*vip, idx);
       bs.reset();
       if (timedOut) {
         al.termination = "sH";
@@ -579,9 +590,11 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         co_return;
       }
       // Closed before answering: a reused connection raced the backend's
-      // close; retry what can be retried.
-      if (failed && !any && reused && !bodySent && idempotent(method)) {
-        --attempt;
+      // close (tried again, a new connection); a new one failed, the
+      // backend going away (another backend). Only what can be replayed.
+      if (failed && !any && !bodySent && idempotent(method)) {
+        if (reused) --attempt;
+        else tried.insert(idx);
         resp.reset();
         resp.answering(method);
         back.clear();
@@ -617,10 +630,17 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     http::Message& rm = resp.message();
     bool tunnel = upgrade && rm.status == 101;
     stripHopByHop(rm, tunnel);
-    bool keep = req.keepAlive() && resp.framing() != http::Framing::UntilClose && !tunnel;
+    // An HTTP/1.0 client cannot read chunked: it gets the body decoded,
+    // delimited by the close (its trailers dropped).
+    const bool dechunk = clientMinor == 0 && resp.framing() == http::Framing::Chunked;
+    if (dechunk) {
+      rm.remove("Transfer-Encoding");
+      resp.keepBody(true);
+    }
+    bool keep = req.keepAlive() && resp.framing() != http::Framing::UntilClose && !tunnel && !dechunk;
     if (!cfg.cookie.empty() && sticky != chosen && rm.status < 400) {
       rm.add("Set-Cookie", cfg.cookie + "=" + be.cookie + "; Path=/; HttpOnly" + (ci.tls ? "; Secure" : ""));
-      if (!rm.find("Cache-Control")) rm.add("Cache-Control", "private");  // nocache: never cached with a cookie
+      privateOnly(rm);  // nocache: a response that sets the cookie is never cached for others
     }
     if (!keep && !tunnel) rm.set("Connection", "close");
     else if (keep && clientMinor == 0) rm.set("Connection", "keep-alive");
@@ -632,7 +652,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     if (!tunnel && !done && !back.empty()) {
       auto b = resp.feed(back);
       if (b.what != http::Parser::Step::Fail) {
-        rhead.append(b.raw);
+        rhead.append(dechunk ? std::string_view(b.payload) : b.raw);
         back.erase(0, b.used);
         done = b.what == http::Parser::Step::Done;
       }
@@ -683,12 +703,13 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
           break;
         }
         sealed = !keep && b.what == http::Parser::Step::Done;
-        if (!(sealed ? co_await sendLast(client, b.raw, timer, cfg.timeouts.clientIdle)
-                     : co_await writeAll(client, b.raw, timer, cfg.timeouts.clientIdle))) {
+        std::string_view piece = dechunk ? std::string_view(b.payload) : b.raw;
+        if (!(sealed ? co_await sendLast(client, piece, timer, cfg.timeouts.clientIdle)
+                     : co_await writeAll(client, piece, timer, cfg.timeouts.clientIdle))) {
           ok = false;
           break;
         }
-        sent += b.raw.size();
+        sent += piece.size();
         back.erase(0, b.used);
         done = b.what == http::Parser::Step::Done;
         if (done || b.used) continue;
@@ -710,7 +731,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     al.bytesOut = sent;
     if (!ok) al.termination = backOk ? "CD" : "SD";
     if (logging) al.write();
-    bal.done(*chosen);
+    bal->done(*vip, *chosen);
     if (backOk && done && resp.keepAlive() && back.empty())
       pool_.put(be.ep, std::move(bs));
     if (!ok || !keep) {

@@ -110,7 +110,9 @@ class Worker {
   struct Open;
   asio::awaitable<void> servePlain(tcp::socket s, std::shared_ptr<Slot> slot);
   asio::awaitable<void> serveTls(tcp::socket s, std::shared_ptr<Slot> slot);
-  Balancer& balancer(const ProxyVip& vip);
+  // Shared with the requests that use it: a reload that changes the VIP's
+  // balance replaces it here while they finish with the old one.
+  std::shared_ptr<Balancer> balancer(const ProxyVip& vip);
 
   Proxy& owner_;
   unsigned index_;
@@ -118,7 +120,7 @@ class Worker {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
   std::map<VipKey, std::shared_ptr<tcp::acceptor>> listeners_;
-  std::map<VipKey, std::pair<Balance, std::unique_ptr<Balancer>>> balancers_;
+  std::map<VipKey, std::pair<Balance, std::shared_ptr<Balancer>>> balancers_;
   BackendPool pool_;
   tls::HandshakeTurns turns_{io_};
   std::atomic<int64_t> sessions_{0};
