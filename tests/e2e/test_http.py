@@ -157,6 +157,36 @@ print(json.dumps({"late": data.decode()[:20]}))
 """
 
 
+# A keep-alive connection left idle after one answer, and a second one with
+# a slow request in progress; the test stops xlbd meanwhile. Prints how
+# each ended.
+STOP_CLIENT = r"""
+import json, socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+def answer(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+    while len(body) < n:
+        body += s.recv(65536)
+    return head.decode()
+a = socket.create_connection((host, port), timeout=10)
+a.sendall(b"GET /api/v2/ping/ HTTP/1.1\r\nHost: x\r\n\r\n")
+answer(a)
+b = socket.create_connection((host, port), timeout=10)
+b.sendall(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(0.3)
+print("ready", flush=True)
+t0 = time.monotonic()
+a_end = a.recv(100)
+a_secs = time.monotonic() - t0
+head = answer(b)
+print(json.dumps({"a_end": a_end.decode(), "a_secs": a_secs, "b_head": head, "b_then": b.recv(100).decode()}))
+"""
+
+
 class HttpCase(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:
@@ -529,7 +559,7 @@ class HttpCase(unittest.TestCase):
                   "      - {address: %s, port: 8081, name: n2}\n" % (VIP, b1, b1))
         http = lab.http_vip(8080, keys="    timeouts: {response: 1s}") + shared
         http += lab.http_vip(8082, keys="    cookie: {name: SERVERID}")
-        cfg = self.start(http, l4=False)
+        cfg = self.start(http, l4=False, top="proxy: {drain: 10s}\n")
 
         def code(path, port=8080, *extra):
             return lab.sh("client", "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", *extra,
@@ -549,6 +579,10 @@ class HttpCase(unittest.TestCase):
         # HTTP/1.0 without Host: the backend (spoken to in 1.1) gets one.
         resp = self.raw(8080, "GET /echo HTTP/1.0\\r\\n\\r\\n")
         self.assertEqual(json.loads(resp.split("\r\n\r\n", 1)[1])["headers"]["host"], vip)
+        # ... never gets a 1xx, not even the proxy's own 100 Continue ...
+        resp = self.raw(8080, "POST /echo HTTP/1.0\\r\\nExpect: 100-continue\\r\\nContent-Length: 3\\r\\n\\r\\nabc")
+        self.assertTrue(resp.startswith("HTTP/1.1 200"), resp[:80])
+        self.assertEqual(json.loads(resp.split("\r\n\r\n", 1)[1])["body_bytes"], 3)
         # ... and cannot read chunked: the body comes decoded, ended by the close.
         resp = self.raw(8080, "GET /chunked HTTP/1.0\\r\\n\\r\\n")
         head, _, body = resp.partition("\r\n\r\n")
@@ -603,6 +637,25 @@ class HttpCase(unittest.TestCase):
         self.assertNotIn("X-API-Node: %s" % node, out)
         self.assertIn("Set-Cookie: SERVERID=", out)
         self.assertNotIn(cookie, out)
+        # Stopping: an idle keep-alive connection ends at once, a request in
+        # progress gets its answer (and Connection: close), and xlbd does
+        # not wait out proxy.drain (10 s) for the idle one.
+        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", STOP_CLIENT, VIP, "8082"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        t0 = time.monotonic()
+        lab.xlbd.send_signal(signal.SIGTERM)
+        lab.xlbd.wait(timeout=30)
+        took = time.monotonic() - t0
+        out, err = p.communicate(timeout=30)
+        got = json.loads(out)
+        self.assertEqual(got["a_end"], "")
+        self.assertLess(got["a_secs"], 1.0, got)
+        self.assertTrue(got["b_head"].startswith("HTTP/1.1 200"), got)
+        self.assertIn("Connection: close", got["b_head"])
+        self.assertEqual(got["b_then"], "")
+        self.assertLess(took, 5.0, "xlbd took %.1f s to stop" % took)
 
 
 if __name__ == "__main__":

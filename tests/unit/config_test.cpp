@@ -445,10 +445,10 @@ TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
        "t.yaml:3: cert_file: no such file /nonexistent.pem"},
       {"redirect code", "  - {address: 198.18.0.1:80, mode: http, redirect: {scheme: https, code: 303}, backends: []}\n",
        "t.yaml:3: code: use 301, 302, 307 or 308"},
-      {"redirect on a TLS VIP", "  - address: 198.18.0.1:443\n    mode: http\n"
+      {"redirect on a TLS VIP on 443", "  - address: 198.18.0.1:443\n    mode: http\n"
                                 "    tls: {cert_file: /etc/hostname, key_file: /etc/hostname}\n"
                                 "    redirect: {scheme: https}\n    backends: []\n",
-       "t.yaml:6: redirect: a TLS VIP would redirect to itself"},
+       "t.yaml:6: redirect: a TLS VIP on 443 would redirect to itself"},
       {"bad cookie name", "  - {address: 198.18.0.1:80, mode: http, cookie: {name: \"a b\"}, backends: []}\n",
        "t.yaml:3: name: 'a b' is not a cookie name"},
       {"unknown mode", "  - {address: 198.18.0.1:80, mode: tcp, backends: []}\n", "t.yaml:3: mode: 'tcp' is not a mode"},

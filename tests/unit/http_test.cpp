@@ -201,13 +201,15 @@ TEST(HttpParser, AcceptsGoodRequestsWithTheirFraming) {
 }
 
 TEST(HttpParser, BadChunkedBodiesAndLimitsFail) {
+  // The failure's status; 0: the whole body taken and forwarded raw, done.
   auto body = [](const std::string& chunks, Limits l = {}) {
     Parser p(Parser::Kind::Request, l);
     std::string r = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks;
     auto s = p.feed(r);
-    if (s.what != Parser::Step::Head) return 0;
+    if (s.what != Parser::Step::Head) return -1;
     auto b = p.feed(std::string_view(r).substr(s.used));
-    return b.what == Parser::Step::Fail ? p.failure().status : 0;
+    if (b.what == Parser::Step::Fail) return p.failure().status;
+    return b.what == Parser::Step::Done && b.used == chunks.size() && b.raw == chunks ? 0 : -1;
   };
   EXPECT_EQ(body("z\r\nhello\r\n0\r\n\r\n"), 400);
   EXPECT_EQ(body("5\r\nhelloX0\r\n\r\n"), 400);
@@ -261,11 +263,15 @@ TEST(HttpParser, TrailersFedByteByByteAreBoundedAndKeptOutOfTheHead) {
   size_t headers = p.message().headers.size();
   std::string good = "3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n";
   Parser::Step last;
+  std::string forwarded;
   for (char c : good) {
     last = p.feed(std::string_view(&c, 1));
     ASSERT_NE(last.what, Parser::Step::Fail) << p.failure().why;
+    ASSERT_EQ(last.used, 1u);
+    forwarded.append(last.raw);
   }
   EXPECT_EQ(last.what, Parser::Step::Done);
+  EXPECT_EQ(forwarded, good);  // trailers included, as they came
   EXPECT_EQ(p.message().headers.size(), headers);
 
   Parser q(Parser::Kind::Request, l);
@@ -294,6 +300,11 @@ TEST(HttpParser, BareLineFeedsInAHeadFailAtOnce) {
     EXPECT_EQ(o.status, 400) << text;
     auto b = head(text, 1);
     EXPECT_EQ(b.last, Parser::Step::Fail) << text;
+  }
+  // At once: no CRLFCRLF has come yet.
+  for (const char* partial : {"GET / HTTP/1.1\rX", "GET / HTTP/1.1\nHost: a", "GET / HTTP/1.1\r\nHost: a\n"}) {
+    Parser p(Parser::Kind::Request, {});
+    EXPECT_EQ(p.feed(partial).what, Parser::Step::Fail) << partial;
   }
   Parser r(Parser::Kind::Response, {});
   EXPECT_EQ(r.feed("HTTP/1.1 200 OK\nContent-Length: 0\n\n").what, Parser::Step::Fail);

@@ -220,6 +220,7 @@ TEST(Rewrite, ACookieSettingResponseIsNeverStoredForOthers) {
   EXPECT_EQ(cc({{"Cache-Control", "max-age=60, s-maxage=600"}, {"cache-control", "PUBLIC"}}), "max-age=60, private");
   EXPECT_EQ(cc({{"Cache-Control", "no-store"}}), "no-store");
   EXPECT_EQ(cc({{"Cache-Control", "private, max-age=5"}}), "private, max-age=5");
+  EXPECT_EQ(cc({{"Cache-Control", "private=\"X-A\", max-age=5"}}), "private=\"X-A\", max-age=5, private");
 }
 
 TEST(Rewrite, PersistenceCookieIsReadRemovedAndTellsNoAddress) {
@@ -270,17 +271,17 @@ TEST(Policy, PathsAreMatchedAsTheApplicationWillSeeThem) {
 TEST(Policy, AclsBySourceAndByNormalizedPath) {
   HttpVip cfg;
   cfg.deny = {*Prefix::parse("198.18.66.0/24")};
-  cfg.denyPaths = {"/api/v2/config/"};
+  cfg.denyPaths = {"/api/v2/metrics/"};
   auto ok = [&](const char* addr, const char* target) {
     auto path = normalizePath(target);
     return path && allowed(cfg, *IpAddr::parse(addr), *path);
   };
   EXPECT_TRUE(ok("198.18.0.5", "/api/v2/ping/"));
   EXPECT_FALSE(ok("198.18.66.9", "/api/v2/ping/"));
-  for (const char* sneaky : {"/api/v2/config/", "/api/v2/config/x", "/api/v2/%63onfig/", "//api/v2/config/",
-                             "/api/v2/./config/", "/api/v1/../v2/config/", "/api/v2/config/?a"})
+  for (const char* sneaky : {"/api/v2/metrics/", "/api/v2/metrics/x", "/api/v2/%6detrics/", "//api/v2/metrics/",
+                             "/api/v2/./metrics/", "/api/v1/../v2/metrics/", "/x/../api/v2/metrics/", "/api/v2/metrics/?a"})
     EXPECT_FALSE(ok("198.18.0.5", sneaky)) << sneaky;
-  EXPECT_TRUE(ok("198.18.0.5", "/api/v2/configs"));  // a prefix of the path as written in the config
+  EXPECT_TRUE(ok("198.18.0.5", "/api/v2/metricsx"));  // a prefix of the path as written in the config
   // A non-empty allow list admits only its sources; deny still wins.
   cfg.allow = {*Prefix::parse("198.18.0.0/16"), *Prefix::parse("2001:db8::/32")};
   EXPECT_TRUE(ok("2001:db8::7", "/"));

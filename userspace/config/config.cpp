@@ -450,9 +450,10 @@ class Parser {
             });
         }
       });
-    // https to itself, for ever: the redirect belongs on the plain VIP.
-    if (h.redirect && keys.count("tls") && keys.count("redirect"))
-      note(keys.at("redirect"), "redirect", "a TLS VIP would redirect to itself (put redirect on the plain-HTTP VIP)");
+    // https://host/ is port 443: a TLS VIP there would redirect to itself
+    // for ever (the redirect belongs on the plain VIP).
+    if (h.redirect && keys.count("tls") && keys.count("redirect") && v.key.ep.port == 443)
+      note(keys.at("redirect"), "redirect", "a TLS VIP on 443 would redirect to itself (put redirect on the plain-HTTP VIP)");
   }
 
   VipConfig vip(const YAML::Node& n) const {

@@ -421,21 +421,29 @@ Result<json> Daemon::reload() {
       proxy_->remove(vc.key);  // l4 now: its listeners go
     }
     for (const auto& bc : vc.backends) {
-      // The backend it was: the same address and port; else (its port
-      // changed) the same address and name, if no backend of the new
-      // config has its old address and port. HTTP backends may share an
-      // address on different ports.
+      // The backend it was: the same address and port. Else its port
+      // changed: among the old backends on its address that no new one
+      // has the address and port of, the one of the same name, or the only
+      // one when it is the only new backend on that address without its
+      // old self. (HTTP backends may share an address on different ports.)
       std::shared_ptr<Backend> old;
-      auto listed = [&](const Backend& b) {
-        return std::any_of(vc.backends.begin(), vc.backends.end(),
-                           [&](const BackendConfig& x) { return x.addr == b.cfg.addr && x.port == b.cfg.port; });
-      };
       if (it != vips_.end()) {
-        for (auto& b : it->second.backends)
-          if (b->cfg.addr == bc.addr && b->cfg.port == bc.port) old = b;
+        auto& was = it->second.backends;
+        auto same = [](const auto& x, const auto& y) { return x.addr == y.addr && x.port == y.port; };
+        for (auto& b : was)
+          if (same(b->cfg, bc)) old = b;
+        std::vector<std::shared_ptr<Backend>> moved;
         if (!old)
-          for (auto& b : it->second.backends)
-            if (b->cfg.addr == bc.addr && b->cfg.name == bc.name && !listed(*b)) old = b;
+          for (auto& b : was)
+            if (b->cfg.addr == bc.addr &&
+                std::none_of(vc.backends.begin(), vc.backends.end(), [&](const BackendConfig& x) { return same(x, b->cfg); }))
+              moved.push_back(b);
+        for (auto& b : moved)
+          if (b->cfg.name == bc.name) old = b;
+        size_t newcomers = std::count_if(vc.backends.begin(), vc.backends.end(), [&](const BackendConfig& x) {
+          return x.addr == bc.addr && std::none_of(was.begin(), was.end(), [&](const auto& b) { return same(b->cfg, x); });
+        });
+        if (!old && moved.size() == 1 && newcomers == 1) old = moved[0];
       }
       if (old && old->cfg.check == bc.check && old->cfg.port == bc.port) {
         old->cfg = bc;  // weight or name changed: health carries over

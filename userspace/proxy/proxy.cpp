@@ -103,6 +103,10 @@ void Worker::unlisten(const VipKey& key) {
 
 void Worker::stopAccepting() {
   asio::post(io_, [this] {
+    // Connections waiting for their next request end now; those with a
+    // request in progress end after its response (Connection: close).
+    stopping_ = true;
+    for (auto* cancel : idle_) (*cancel)();
     for (auto& [k, a] : listeners_) {
       std::error_code ec;
       a->close(ec);

@@ -113,7 +113,9 @@ void privateOnly(http::Message& m) {
       http::eachOf(h.value, ',', [&](std::string_view t) {
         auto name = trim(t.substr(0, t.find('=')));
         if (http::iequals(name, "public") || http::iequals(name, "s-maxage")) return false;
-        kept = kept || http::iequals(name, "private") || http::iequals(name, "no-store");
+        // private="field" lets a shared cache store the rest: only bare private counts.
+        kept = kept || (http::iequals(name, "private") && t.find('=') == std::string_view::npos) ||
+               http::iequals(name, "no-store");
         cc.append(cc.empty() ? "" : ", ").append(t);
         return false;
       });

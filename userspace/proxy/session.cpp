@@ -287,7 +287,15 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         in.erase(0, st.used);
         if (st.what != http::Parser::Step::NeedMore) break;
       }
+      // Idle between requests, a connection is ended by a stop at once.
+      bool idle = !bytes && !first;
+      if (idle && stopping_) {
+        closeStream(client);
+        co_return;
+      }
+      if (idle) idle_.insert(&dl->cancel);
       auto [ec, n] = co_await readSome(client, buf.data(), buf.size(), timer, deadline);
+      if (idle) idle_.erase(&dl->cancel);
       if (ec == asio::error::timed_out) {
         if (bytes) {  // a slow head: 408, and gone
           co_await sendLast(client, http::simpleResponse(408, "request head not received in time\n"), timer,
@@ -395,7 +403,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     if (!out.find("Host")) out.add("Host", vip->key.ep.str());
     setForwarded(out, cfg, ci.addr, ci.tls, vip->key.ep.port, ci.text);
     if (!cfg.cookie.empty()) removeCookie(out, cfg.cookie);
-    bool expect = req.expectContinue();
+    bool expect = req.expectContinue() && clientMinor == 1;  // HTTP/1.0: the expectation is ignored (RFC 9110 10.1.1)
     out.remove("Expect");  // the proxy answers 100 itself when it starts reading the body
     out.minor = 1;
     out.serializeTo(head);
@@ -590,11 +598,11 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         co_return;
       }
       // Closed before answering: a reused connection raced the backend's
-      // close (tried again, a new connection); a new one failed, the
-      // backend going away (another backend). Only what can be replayed.
-      if (failed && !any && !bodySent && idempotent(method)) {
-        if (reused) --attempt;
-        else tried.insert(idx);
+      // close; retried on a new connection what can be replayed. (A new
+      // connection closed with the request on it is the backend failing
+      // this request: 502, not the same work sent to every backend.)
+      if (failed && !any && reused && !bodySent && idempotent(method)) {
+        --attempt;
         resp.reset();
         resp.answering(method);
         back.clear();
@@ -615,6 +623,14 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       continue;
     }
     al.backendAt = Clock::now();
+    // The balancer learns the request ended on every way out from here (a
+    // tunnel's end included).
+    struct Ended {
+      Balancer& bal;
+      const ProxyVip& vip;
+      size_t i;
+      ~Ended() { bal.done(vip, i); }
+    } ended{*bal, *vip, *chosen};
     const ProxyBackend& be = vip->backends[*chosen];
     be.stats->active.fetch_add(1, std::memory_order_relaxed);
     vstats.active.fetch_add(1, std::memory_order_relaxed);
@@ -633,11 +649,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     // An HTTP/1.0 client cannot read chunked: it gets the body decoded,
     // delimited by the close (its trailers dropped).
     const bool dechunk = clientMinor == 0 && resp.framing() == http::Framing::Chunked;
-    if (dechunk) {
-      rm.remove("Transfer-Encoding");
-      resp.keepBody(true);
-    }
-    bool keep = req.keepAlive() && resp.framing() != http::Framing::UntilClose && !tunnel && !dechunk;
+    if (clientMinor == 0) rm.remove("Transfer-Encoding");  // HEAD, 204, 304 may say it too
+    if (dechunk) resp.keepBody(true);
+    bool keep = req.keepAlive() && resp.framing() != http::Framing::UntilClose && !tunnel && !dechunk && !stopping_;
     if (!cfg.cookie.empty() && sticky != chosen && rm.status < 400) {
       rm.add("Set-Cookie", cfg.cookie + "=" + be.cookie + "; Path=/; HttpOnly" + (ci.tls ? "; Secure" : ""));
       privateOnly(rm);  // nocache: a response that sets the cookie is never cached for others
@@ -731,7 +745,6 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     al.bytesOut = sent;
     if (!ok) al.termination = backOk ? "CD" : "SD";
     if (logging) al.write();
-    bal->done(*vip, *chosen);
     if (backOk && done && resp.keepAlive() && back.empty())
       pool_.put(be.ep, std::move(bs));
     if (!ok || !keep) {

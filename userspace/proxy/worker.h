@@ -11,7 +11,9 @@
 #include <asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -124,6 +126,10 @@ class Worker {
   BackendPool pool_;
   tls::HandshakeTurns turns_{io_};
   std::atomic<int64_t> sessions_{0};
+  // Stopping (this thread's view), and the connections idle between
+  // requests: what cancels their wait.
+  bool stopping_ = false;
+  std::set<std::function<void()>*> idle_;
 };
 
 }  // namespace xlb::proxy
