@@ -26,7 +26,8 @@ Before the rounds, openssl s_client checks that the resumed ports resume
 and the full-handshake ports do not. Reported per scenario: the median over
 rounds of requests/s, p50 and p99 latency (wrk --latency) and the proxy's
 CPU seconds per 10k requests (/proc/PID/stat, over the run); and
-xlbd/HAProxy ratios. With --wire, the connection-per-request scenarios
+xlbd/HAProxy ratios, of those medians and (steadier on a host whose load
+drifts) within each round, with the rounds where xlbd's p99 was lower. With --wire, the connection-per-request scenarios
 also report the proxy's share of the latency: request segment to answer
 segment on the client's interface (tcpdump), without the client's own
 queueing (wrk is the bottleneck there). Every response is checked: wrk's
@@ -376,6 +377,22 @@ def main():
         print("%-26s | %8.0f %6.2f/%-7.2f %7.3f | %8.0f %6.2f/%-7.2f %7.3f | %.2fx, %.2fx" % (
             name, x["rps"], x["p50"], x["p99"], x["cpu_per_10k"], h["rps"], h["p50"], h["p99"], h["cpu_per_10k"],
             x["rps"] / h["rps"], x["cpu_per_10k"] / h["cpu_per_10k"]))
+    # The rounds interleave the two proxies, so a ratio taken within each
+    # round cancels what drifts between rounds (a neighbour's load on the
+    # host); the medians of each side above do not.
+    print("\nwithin each round, xlbd/haproxy: median [min-max] over rounds; rounds where xlbd's p99 was lower")
+    for name, _, _ in scenarios:
+        pairs = []
+        for rnd in range(a.rounds):
+            x = [r for r in results if r["scenario"] == name and r["proxy"] == "xlbd" and r["round"] == rnd]
+            h = [r for r in results if r["scenario"] == name and r["proxy"] == "haproxy" and r["round"] == rnd]
+            if x and h:
+                pairs.append((x[0]["rps"] / h[0]["rps"], x[0]["cpu_per_10k"] / h[0]["cpu_per_10k"], x[0]["p99"] < h[0]["p99"]))
+        if pairs:
+            rps, cpu_r = [p[0] for p in pairs], [p[1] for p in pairs]
+            print("%-26s | req/s %.2fx [%.2f-%.2f]  CPU %.2fx [%.2f-%.2f]  p99 lower in %d of %d" % (
+                name, statistics.median(rps), min(rps), max(rps), statistics.median(cpu_r), min(cpu_r), max(cpu_r),
+                sum(p[2] for p in pairs), len(pairs)))
     if a.wire:
         print("\non the wire (--wire), medians over rounds, ms: answer p50/p99; handshake p50/p99")
         for name, _, _ in scenarios:
