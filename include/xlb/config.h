@@ -83,13 +83,14 @@ struct HttpLimits {
 // Ordered; the first that matches picks the backends (by name) the request
 // is balanced over. No route matches: every backend of the VIP.
 struct Route {
+  std::string name;        // in metrics and the access log; default: its position, from 1
   std::string host;        // exact, case-insensitive; empty: any
   std::string pathPrefix;  // empty: any
   std::string header, headerValue;  // a header that must have this value; empty: any
   std::vector<std::string> backends;
   int line = 0;
   bool operator==(const Route& o) const {
-    return host == o.host && pathPrefix == o.pathPrefix && header == o.header && headerValue == o.headerValue &&
+    return name == o.name && host == o.host && pathPrefix == o.pathPrefix && header == o.header && headerValue == o.headerValue &&
            backends == o.backends;
   }
 };

@@ -435,7 +435,8 @@ class HttpCase(unittest.TestCase):
         d = tempfile.mkdtemp(prefix="xlbtls", dir=lab.run_dir)
         cert, key = os.path.join(d, "nodes.pem"), os.path.join(d, "nodes.key")
         xlblab.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-days", "1", "-subj", "/CN=nodes.lab.test", "-addext", "subjectAltName=DNS:nodes.lab.test",
+                    "-days", "1", "-subj", "/CN=nodes.lab.test", "-addext",
+                    "subjectAltName=DNS:nodes.lab.test,IP:%s,IP:%s" % (lab.addr4("b1"), lab.addr4("b2")),
                     "-keyout", key, "-out", cert])
         for b in lab.backend_names():
             lab.stop_backend(b)
@@ -447,7 +448,9 @@ class HttpCase(unittest.TestCase):
                             keys="    backend_tls: {ca_file: %s, sni: nodes.lab.test}" % cert)
         wrong = lab.http_vip(8081, backend_port=443, check=check,
                              keys="    backend_tls: {ca_file: %s, sni: other.lab.test}" % cert)
-        self.start(good + wrong, l4=False)
+        # No sni: the certificate must name the address connected to (b3's is not in it).
+        by_ip = lab.http_vip(8082, backend_port=443, check=check, keys="    backend_tls: {ca_file: %s}" % cert)
+        self.start(good + wrong + by_ip, l4=False)
         # Port 443 of the backends speaks only TLS: every answer came through it.
         got = self.client(KEEPALIVE_CLIENT, VIP, 8080, 6, "/echo")
         self.assertEqual([g[0] for g in got], [200] * 6)
@@ -460,6 +463,15 @@ class HttpCase(unittest.TestCase):
                          "http://%s:8081/api/v2/ping/" % VIP).stdout
             self.assertEqual(out, "503")
         self.assertIn("is down: passive: TLS: hostname mismatch", lab.xlbd_log())
+        # By address: b1 and b2 serve, b3 is refused and taken down by what the workers saw.
+        seen = []
+        for _ in range(8):
+            out = lab.sh("client", "curl", "-sS", "-w", " %{http_code}", "--max-time", "10",
+                         "http://%s:8082/echo" % VIP).stdout
+            seen.append(out.split()[-1])
+        self.assertNotIn("503", seen)
+        self.assertIn("%s:8082/tcp backend b3 is down: passive: TLS: IP address mismatch" % VIP, lab.xlbd_log())
+        self.assertNotRegex(lab.xlbd_log(), ":8082/tcp backend b[12] is down")
 
     def test_backend_killed_under_load_loses_no_idempotent_request(self):
         lab = self.lab
@@ -501,6 +513,26 @@ class HttpCase(unittest.TestCase):
         p.stdin.flush()
         out, err = p.communicate(timeout=30)
         self.assertEqual(json.loads(out)["second"], node + ":two", err)
+
+    def test_leastconn_counts_a_tunnel_until_it_ends(self):
+        lab = self.lab
+        self.start(lab.http_vip(8080, keys="    balance: leastconn"), l4=False, top="proxy: {workers: 1}\n")
+        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", WS_CLIENT, VIP, "8080", "0"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        node = json.loads(p.stdout.readline())["first"].split(":")[0]
+        # While the tunnel is open its backend has one connection more than the others.
+        res = lab.requests(VIP, 12, port=8080)
+        self.assertEqual(res["failures"], 0, res["errors"])
+        self.assertNotIn(node, res["nodes"])
+        self.assertEqual(len(res["nodes"]), 2, res)
+        p.stdin.write("\n")
+        p.stdin.flush()
+        p.communicate(timeout=10)
+        # Ended, it counts no more: requests one at a time reach every backend.
+        time.sleep(0.3)
+        res = lab.requests(VIP, 12, port=8080)
+        self.assertEqual(sorted(res["nodes"]), lab.backend_names(), res)
 
     def test_slow_head_gets_408_while_others_are_served(self):
         lab = self.lab
@@ -602,22 +634,38 @@ class HttpCase(unittest.TestCase):
         # A reload: a new route on :8080, a weight on :8090, whose two
         # backends share an address. Each keeps its own operator state and
         # its own checks.
+        # A backend moved to another port keeps its state: found by name
+        # (n1), or, renamed too, as the only one that moved on its address (b2).
         lab.xlbctl("backend", "disable", "%s:8090" % VIP, "n1")
+        lab.xlbctl("backend", "disable", vip, "b2")
         with open(cfg) as f:
             text = f.read()
         text = text.replace("    timeouts: {response: 1s}",
-                            "    timeouts: {response: 1s}\n    routes: [{path_prefix: /echo, backends: [b3]}]")
+                            "    timeouts: {response: 1s}\n    routes: [{name: echo, path_prefix: /echo, backends: [b3]}]")
         text = text.replace("port: 8081, name: n2}", "port: 8081, name: n2, weight: 3}")
+        text = text.replace("port: 80, name: n1}", "port: 8083, name: n1}")
+        b2line = '{address: "%s", port: 80, name: b2}' % lab.addr4("b2")
+        self.assertIn(b2line, text)
+        text = text.replace(b2line, '{address: "%s", port: 8081, name: b2admin}' % lab.addr4("b2"), 1)
         with open(cfg, "w") as f:
             f.write(text)
         lab.xlbctl("reload")
         got = self.client(KEEPALIVE_CLIENT, VIP, 8080, 4, "/echo")
         self.assertEqual([g[1] for g in got], ["b3"] * 4)
+        # The route's own metrics, by its name; what no route took is "default".
+        metrics = lab.sh("lb", "curl", "-sS", "http://127.0.0.1:9120/metrics").stdout
+        route = 'xlb_http_route_responses_total{vip="%s",route="%%s",class="2xx"}' % vip
+        self.assertEqual(self.metric(metrics, route % "echo"), 4)
+        self.assertGreater(self.metric(metrics, route % "default"), 0)
+        self.assertEqual(self.metric(metrics, 'xlb_http_route_request_duration_seconds_count{vip="%s",route="echo"}' % vip), 4)
+        self.assertIn("route=echo backend=b3", lab.xlbd_log())
         time.sleep(1.5)
         h = json.loads(lab.xlbctl("health", "--json").stdout)
         bs = {b["name"]: b for v in h if v["endpoint"] == "%s:8090" % VIP for b in v["backends"]}
         self.assertEqual((bs["n1"]["admin"], bs["n2"]["admin"]), ("disabled", "enabled"), bs)
         self.assertEqual(bs["n2"]["weight"], 3)
+        moved = {b["name"]: b["admin"] for v in h if v["endpoint"] == vip for b in v["backends"]}
+        self.assertEqual(moved, {"b1": "enabled", "b2admin": "disabled", "b3": "enabled"})
         for b in bs.values():
             self.assertLess(b["last_check_seconds_ago"], 1.0, bs)
         # A sticky cookie whose backend went down: re-balanced, re-cookied.

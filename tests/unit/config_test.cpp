@@ -408,6 +408,7 @@ TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
   auto ok = parseConfig(std::string(head) +
                             "  - address: 198.18.0.1:443\n    mode: http\n    balance: header:X-Tenant\n"
                             "    routes:\n      - {host: api.example, path_prefix: /api/, backends: [n1]}\n"
+                            "      - {name: ui-v2, path_prefix: /ui/, backends: [n1, n2]}\n"
                             "    acl: {allow: [198.18.0.0/15], deny: [198.18.9.0/24]}\n"
                             "    forwarded: {mode: append, trusted_proxies: [198.18.0.0/24]}\n"
                             "    backend_tls: {sni: nodes.example}\n"
@@ -418,8 +419,10 @@ TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
   const auto& h = ok->vips[0].http;
   EXPECT_EQ(h.balance, Balance::Header);
   EXPECT_EQ(h.balanceKey, "X-Tenant");
-  ASSERT_EQ(h.routes.size(), 1u);
+  ASSERT_EQ(h.routes.size(), 2u);
   EXPECT_EQ(h.routes[0].backends, std::vector<std::string>{"n1"});
+  EXPECT_EQ(h.routes[0].name, "1");  // unnamed: its position
+  EXPECT_EQ(h.routes[1].name, "ui-v2");
   EXPECT_TRUE(h.forwardedAppend);
   EXPECT_EQ(ok->vips[0].backends[1].port, 8081);
   EXPECT_TRUE(h.backendTls.enabled);
@@ -437,6 +440,18 @@ TEST(Config, HttpVipKeysAndWhatMeansNothingInAMode) {
       {"route to an unknown backend", "  - address: 198.18.0.1:80\n    mode: http\n    routes: [{backends: [nope]}]\n"
                                       "    backends: [{address: 198.18.0.11, name: n1}]\n",
        "t.yaml:5: backends: no backend named 'nope' in this VIP"},
+      {"route named default", "  - address: 198.18.0.1:80\n    mode: http\n    routes: [{name: default, backends: [n1]}]\n"
+                              "    backends: [{address: 198.18.0.11, name: n1}]\n",
+       "t.yaml:5: name: 'default' names the requests no route matches"},
+      {"route name not a token", "  - address: 198.18.0.1:80\n    mode: http\n    routes: [{name: \"a b\", backends: [n1]}]\n"
+                                 "    backends: [{address: 198.18.0.11, name: n1}]\n",
+       "t.yaml:5: name: 'a b' must be 1 to 64 letters"},
+      {"two routes of one name", "  - address: 198.18.0.1:80\n    mode: http\n    routes:\n      - {name: a, backends: [n1]}\n"
+                                 "      - {name: a, backends: [n1]}\n    backends: [{address: 198.18.0.11, name: n1}]\n",
+       "t.yaml:7: name: another route of this VIP is named 'a'"},
+      {"a default name taken", "  - address: 198.18.0.1:80\n    mode: http\n    routes:\n      - {name: \"2\", backends: [n1]}\n"
+                               "      - {backends: [n1]}\n    backends: [{address: 198.18.0.11, name: n1}]\n",
+       "t.yaml:7: name: the route's default name '2' is another route's"},
       {"balance without a name", "  - {address: 198.18.0.1:80, mode: http, balance: header, backends: []}\n",
        "t.yaml:3: balance: 'header' needs a name"},
       {"unknown balance", "  - {address: 198.18.0.1:80, mode: http, balance: random, backends: []}\n",

@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -423,8 +424,17 @@ class Parser {
             guard([&] {
               Route r;
               r.line = x.Mark().line + 1;
-              mapping(x, "route", {"host", "path_prefix", "header", "backends"}, [&](const std::string& rk, const YAML::Node& rv) {
-                if (rk == "host") {
+              mapping(x, "route", {"name", "host", "path_prefix", "header", "backends"}, [&](const std::string& rk, const YAML::Node& rv) {
+                if (rk == "name") {
+                  r.name = str(rv, rk);
+                  bool token = !r.name.empty() && r.name.size() <= 64 && std::all_of(r.name.begin(), r.name.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                  });
+                  if (!token) bad(rv, rk, "'" + r.name + "' must be 1 to 64 letters, digits, '-', '_' or '.'");
+                  if (r.name == "default") bad(rv, rk, "'default' names the requests no route matches; choose another");
+                  if (std::any_of(h.routes.begin(), h.routes.end(), [&](const Route& o) { return o.name == r.name; }))
+                    bad(rv, rk, "another route of this VIP is named '" + r.name + "'");
+                } else if (rk == "host") {
                   r.host = str(rv, rk);
                   if (!hostname(r.host)) bad(rv, rk, "'" + r.host + "' is not a host name");
                 } else if (rk == "path_prefix") {
@@ -446,6 +456,11 @@ class Parser {
                 }
               });
               if (r.backends.empty()) bad(x, "backends", "missing in route");
+              if (r.name.empty()) {
+                r.name = std::to_string(h.routes.size() + 1);
+                if (std::any_of(h.routes.begin(), h.routes.end(), [&](const Route& o) { return o.name == r.name; }))
+                  bad(x, "name", "the route's default name '" + r.name + "' is another route's: name this one");
+              }
               h.routes.push_back(r);
             });
         }

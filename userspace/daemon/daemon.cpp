@@ -416,6 +416,7 @@ Result<json> Daemon::reload() {
     v.tls = tlsOf[vc.key];
     if (it != vips_.end() && it->second.cfg.mode == vc.mode) {
       v.http = it->second.http;  // the counters go on
+      v.routes = it->second.routes;
       v.inMaps = it->second.inMaps;
     } else if (it != vips_.end() && proxy_) {
       proxy_->remove(vc.key);  // l4 now: its listeners go

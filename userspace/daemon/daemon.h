@@ -71,6 +71,8 @@ class Daemon {
     std::vector<std::shared_ptr<Backend>> backends;
     // http VIPs (http_vips.cpp):
     std::shared_ptr<proxy::Counters> http = std::make_shared<proxy::Counters>();
+    // Per route by name, and "default": kept across reloads by name.
+    std::map<std::string, std::shared_ptr<proxy::Counters>> routes;
     VipTls tls;
     bool inMaps = false;  // written to the maps as an L7 VIP
     uint64_t generation = 0;

@@ -119,6 +119,17 @@ Result<SyncResult> Daemon::publishHttp(Vip& v) {
         if (snap->backends[i].name == name) idx.push_back(i);
     snap->routes.push_back(std::move(idx));
   }
+  // Counters of routes no longer configured go; the others go on.
+  std::map<std::string, std::shared_ptr<proxy::Counters>> routes;
+  auto counters = [&](const std::string& name) {
+    auto& c = routes[name];
+    auto old = v.routes.find(name);
+    c = old != v.routes.end() ? old->second : std::make_shared<proxy::Counters>();
+    snap->routeStats.push_back(c);
+  };
+  for (const auto& r : v.cfg.http.routes) counters(r.name);
+  counters("default");
+  v.routes = std::move(routes);
   // In the maps, so xlb_xdp hands its packets to the stack (pass_l7).
   if (!v.inMaps) {
     if (auto r = dp_->setL7Vip(key); !r) return fail(r.error().code, key.str() + ": " + r.error().message);
@@ -168,11 +179,12 @@ void Daemon::httpMetrics(std::ostringstream& o) const {
     std::string labels;
     const proxy::Counters* c;
   };
-  std::vector<Row> vipRows, beRows;
+  std::vector<Row> vipRows, beRows, routeRows;
   for (const auto& [k, v] : vips_) {
     if (v.cfg.mode != VipMode::Http) continue;
     std::string vl = "vip=\"" + esc(k.ep.str()) + "\"";
     vipRows.push_back({vl, v.http.get()});
+    for (const auto& [name, c] : v.routes) routeRows.push_back({vl + ",route=\"" + esc(name) + "\"", c.get()});
     for (const auto& b : v.backends)
       beRows.push_back({vl + ",backend=\"" + esc(Endpoint{b->cfg.addr, b->cfg.port}.str()) + "\",name=\"" +
                             esc(b->cfg.name) + "\"",
@@ -184,26 +196,36 @@ void Daemon::httpMetrics(std::ostringstream& o) const {
   for (const auto& r : vipRows)
     for (int i = 0; i < 6; ++i)
       o << "xlb_http_responses_total{" << r.labels << ",class=\"" << cls[i] << "\"} " << r.c->byClass[i].load() << "\n";
+  family("xlb_http_route_responses_total", "counter",
+         "HTTP responses of a route (its name; default: no route matched) by status class.");
+  for (const auto& r : routeRows)
+    for (int i = 1; i < 6; ++i)
+      o << "xlb_http_route_responses_total{" << r.labels << ",class=\"" << cls[i] << "\"} " << r.c->byClass[i].load()
+        << "\n";
   family("xlb_http_backend_responses_total", "counter", "HTTP responses from a backend by status class.");
   for (const auto& r : beRows)
     for (int i = 1; i < 6; ++i)
       o << "xlb_http_backend_responses_total{" << r.labels << ",class=\"" << cls[i] << "\"} " << r.c->byClass[i].load()
         << "\n";
-  family("xlb_http_request_duration_seconds", "histogram", "From the first byte of a request to the end of its response.");
-  for (const auto& r : vipRows) {
-    uint64_t cum = 0;
-    for (size_t b = 0; b <= proxy::kBuckets; ++b) {
-      cum += r.c->latency[b].load();
-      o << "xlb_http_request_duration_seconds_bucket{" << r.labels << ",le=\"";
-      if (b < proxy::kBuckets)
-        o << proxy::kLatencyBuckets[b];
-      else
-        o << "+Inf";
-      o << "\"} " << cum << "\n";
+  auto histogram = [&](const char* name, const char* help, const std::vector<Row>& rows) {
+    family(name, "histogram", help);
+    for (const auto& r : rows) {
+      uint64_t cum = 0;
+      for (size_t b = 0; b <= proxy::kBuckets; ++b) {
+        cum += r.c->latency[b].load();
+        o << name << "_bucket{" << r.labels << ",le=\"";
+        if (b < proxy::kBuckets)
+          o << proxy::kLatencyBuckets[b];
+        else
+          o << "+Inf";
+        o << "\"} " << cum << "\n";
+      }
+      o << name << "_sum{" << r.labels << "} " << r.c->latencyMicros.load() / 1e6 << "\n";
+      o << name << "_count{" << r.labels << "} " << cum << "\n";
     }
-    o << "xlb_http_request_duration_seconds_sum{" << r.labels << "} " << r.c->latencyMicros.load() / 1e6 << "\n";
-    o << "xlb_http_request_duration_seconds_count{" << r.labels << "} " << cum << "\n";
-  }
+  };
+  histogram("xlb_http_request_duration_seconds", "From the first byte of a request to the end of its response.", vipRows);
+  histogram("xlb_http_route_request_duration_seconds", "The same, of the requests a route took.", routeRows);
   auto simple = [&](const char* name, const char* type, const char* help, const std::vector<Row>& rows, auto get) {
     family(name, type, help);
     for (const auto& r : rows) o << name << "{" << r.labels << "} " << get(*r.c) << "\n";

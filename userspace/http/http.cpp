@@ -323,19 +323,18 @@ Parser::Step Parser::feed(std::string_view data) {
   head_.append(chunk);
   size_t from = before >= 3 ? before - 3 : 0;
   size_t end = head_.find("\r\n\r\n", from);
-  // A bare CR or LF fails as soon as it arrives: a head with bare LF line
-  // endings would otherwise wait for a CRLFCRLF that never comes. Only the
-  // head's bytes: what follows it is the body's.
-  size_t scanEnd = end == std::string::npos ? head_.size() : end + 4;
-  for (size_t i = before ? before - 1 : 0; i < scanEnd; ++i) {
-    bool cr = head_[i] == '\r', lf = head_[i] == '\n';
-    if ((cr && i + 1 < scanEnd && head_[i + 1] != '\n') || (lf && (i == 0 || head_[i - 1] != '\r'))) {
-      auto f = fail(400, "bare CR or LF in the head");
-      f.used = taken + std::min(chunk.size(), scanEnd - before);
-      return f;
-    }
-  }
   if (end == std::string::npos) {
+    // A bare CR or LF fails as soon as it arrives: a head with bare LF line
+    // endings would otherwise wait for a CRLFCRLF that never comes. (A
+    // complete head is checked line by line by checkRaw.)
+    for (size_t i = before ? before - 1 : 0; i < head_.size(); ++i) {
+      bool cr = head_[i] == '\r', lf = head_[i] == '\n';
+      if ((cr && i + 1 < head_.size() && head_[i + 1] != '\n') || (lf && (i == 0 || head_[i - 1] != '\r'))) {
+        auto f = fail(400, "bare CR or LF in the head");
+        f.used = taken + chunk.size();
+        return f;
+      }
+    }
     s.used = taken + chunk.size();
     size_t firstLine = head_.find("\r\n");
     if (kind_ == Kind::Request && (firstLine == std::string::npos ? head_.size() : firstLine) > limits_.requestLine) {
@@ -398,9 +397,11 @@ bool Parser::checkRaw(std::string_view head) {
     size_t eol = head.find("\r\n", at);
     auto line = head.substr(at, eol - at);
     at = eol + 2;
-    if (line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos)
-      return fail(400, "bare CR or LF in the head"), false;
+    // A bare CR or LF in a line is reported as such, whatever else is wrong.
+    auto bare = [&] { return line.find('\n') != std::string_view::npos || line.find('\r') != std::string_view::npos; };
+    auto refuse = [&](std::string why) { return fail(400, bare() ? "bare CR or LF in the head" : why), false; };
     if (lineNo++ == 0) {
+      if (bare()) return refuse("");
       if (kind_ == Kind::Request) {
         if (line.size() > limits_.requestLine) return fail(414, "request line too long"), false;
         if (!checkRequestLine(line)) return false;
@@ -410,12 +411,14 @@ bool Parser::checkRaw(std::string_view head) {
       continue;
     }
     if (line.empty()) break;  // the end of the head
-    if (line.front() == ' ' || line.front() == '\t') return fail(400, "folded header line (obs-fold)"), false;
+    // Header lines: a CR or LF is a control character to the checks below;
+    // refuse() names it.
+    if (line.front() == ' ' || line.front() == '\t') return refuse("folded header line (obs-fold)");
     size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return fail(400, "header line without a colon"), false;
-    if (!token(line.substr(0, colon))) return fail(400, "header name is not a token: '" + std::string(line.substr(0, colon)) + "'"), false;
+    if (colon == std::string_view::npos) return refuse("header line without a colon");
+    if (!token(line.substr(0, colon))) return refuse("header name is not a token: '" + std::string(line.substr(0, colon)) + "'");
     for (unsigned char c : line.substr(colon + 1))
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return fail(400, "control character in a header value"), false;
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return refuse("control character in a header value");
     if (++count > limits_.headerCount) return fail(431, "more than " + std::to_string(limits_.headerCount) + " headers"), false;
   }
   size_t firstLine = head.find("\r\n") + 2;

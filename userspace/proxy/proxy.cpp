@@ -106,7 +106,8 @@ void Worker::stopAccepting() {
     // Connections waiting for their next request end now; those with a
     // request in progress end after its response (Connection: close).
     stopping_ = true;
-    for (auto* cancel : idle_) (*cancel)();
+    for (auto& c : conns_)
+      if (c.idle) (*c.cancel)();
     for (auto& [k, a] : listeners_) {
       std::error_code ec;
       a->close(ec);

@@ -247,6 +247,11 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     Deadline& d;
     ~StopWatch() { d.stop(); }
   } stopWatch{*dl};
+  struct Registered {
+    std::list<Conn>& all;
+    std::list<Conn>::iterator it;
+    ~Registered() { all.erase(it); }
+  } reg{conns_, conns_.insert(conns_.end(), Conn{&dl->cancel})};
   bool first = true;
   const bool logging = owner_.hooks().accessLog;
   std::string clientName;
@@ -270,6 +275,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     req.reset();
     req.setLimits(limits);
     AccessLog al;
+    Counters* rstats = nullptr;  // the route's, once routed
     if (logging) {
       al.vip = vip->name;
       al.client = clientName;
@@ -293,9 +299,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         closeStream(client);
         co_return;
       }
-      if (idle) idle_.insert(&dl->cancel);
+      reg.it->idle = idle;
       auto [ec, n] = co_await readSome(client, buf.data(), buf.size(), timer, deadline);
-      if (idle) idle_.erase(&dl->cancel);
+      reg.it->idle = false;
       if (ec == asio::error::timed_out) {
         if (bytes) {  // a slow head: 408, and gone
           co_await sendLast(client, http::simpleResponse(408, "request head not received in time\n"), timer,
@@ -329,7 +335,9 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       std::string out = http::simpleResponse(status, body, keep, extra);
       al.status = status;
       al.bytesOut = out.size();
-      vstats.response(status, std::chrono::duration<double>(Clock::now() - al.start).count());
+      double secs = std::chrono::duration<double>(Clock::now() - al.start).count();
+      vstats.response(status, secs);
+      if (rstats) rstats->response(status, secs);
       vstats.bytesOut.fetch_add(out.size(), std::memory_order_relaxed);
       bool ok = keep ? co_await writeAll(client, out, timer, cfg.timeouts.clientIdle)
                      : co_await sendLast(client, out, timer, cfg.timeouts.clientIdle);
@@ -377,7 +385,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     // 3. Which backends: the route's usable ones; a sticky cookie first.
     size_t route = routeIndex(cfg, m, *path);
     const std::vector<size_t>& pool = route < vip->routes.size() ? vip->routes[route] : vip->all;
-    if (logging) al.route = route < vip->routes.size() ? std::to_string(route + 1) : "default";
+    if (logging) al.route = route < vip->routes.size() ? cfg.routes[route].name : "default";
+    rstats = vip->routeStats.size() > route ? vip->routeStats[route].get() : nullptr;
     candidates.clear();
     for (size_t i : pool)
       if (vip->backends[i].usable()) candidates.push_back(i);
@@ -681,8 +690,10 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     if (ok && tunnel) {
       releaseTlsBuffers(client);
       bs->releaseTlsBuffers();
-      vstats.response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
-      be.stats->response(101, std::chrono::duration<double>(Clock::now() - al.start).count());
+      double secs = std::chrono::duration<double>(Clock::now() - al.start).count();
+      vstats.response(101, secs);
+      be.stats->response(101, secs);
+      if (rstats) rstats->response(101, secs);
       if (logging) al.write();
       if (!back.empty()) co_await writeAll(client, back, timer, cfg.timeouts.tunnel);
       if (!in.empty()) co_await writeAll(*bs, in, timer, cfg.timeouts.tunnel);
@@ -740,6 +751,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     double secs = std::chrono::duration<double>(Clock::now() - al.start).count();
     vstats.response(rm.status, secs);
     be.stats->response(rm.status, secs);
+    if (rstats) rstats->response(rm.status, secs);
     vstats.bytesOut.fetch_add(sent, std::memory_order_relaxed);
     be.stats->bytesOut.fetch_add(sent, std::memory_order_relaxed);
     al.bytesOut = sent;

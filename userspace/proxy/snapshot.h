@@ -60,6 +60,8 @@ struct ProxyVip {
   HttpVip cfg;
   std::vector<ProxyBackend> backends;
   std::vector<std::vector<size_t>> routes;  // per cfg.routes: indexes into backends
+  // Per cfg.routes, then one for the requests no route matched.
+  std::vector<std::shared_ptr<Counters>> routeStats;
   std::vector<size_t> all;                  // every backend's index
   std::shared_ptr<asio::ssl::context> tls;         // null: plain HTTP
   std::shared_ptr<asio::ssl::context> backendTls;  // null: plain to the backends

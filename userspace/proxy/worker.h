@@ -13,7 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <set>
+#include <list>
 #include <memory>
 #include <string>
 #include <thread>
@@ -126,10 +126,15 @@ class Worker {
   BackendPool pool_;
   tls::HandshakeTurns turns_{io_};
   std::atomic<int64_t> sessions_{0};
-  // Stopping (this thread's view), and the connections idle between
-  // requests: what cancels their wait.
+  // Stopping (this thread's view), and the client connections: what
+  // cancels their wait, and whether they are idle between requests now.
+  // Registered once per connection, not per request.
+  struct Conn {
+    std::function<void()>* cancel;
+    bool idle = false;
+  };
   bool stopping_ = false;
-  std::set<std::function<void()>*> idle_;
+  std::list<Conn> conns_;
 };
 
 }  // namespace xlb::proxy
