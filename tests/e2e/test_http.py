@@ -516,7 +516,7 @@ class HttpCase(unittest.TestCase):
 
     def test_leastconn_counts_a_tunnel_until_it_ends(self):
         lab = self.lab
-        self.start(lab.http_vip(8080, keys="    balance: leastconn"), l4=False, top="proxy: {workers: 1}\n")
+        self.start(lab.http_vip(8080, keys="    balance: leastconn"), l4=False, top="proxy: {workers: 1, drain: 1s}\n")
         p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", WS_CLIENT, VIP, "8080", "0"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: p.poll() is None and p.kill())
@@ -533,6 +533,13 @@ class HttpCase(unittest.TestCase):
         time.sleep(0.3)
         res = lab.requests(VIP, 12, port=8080)
         self.assertEqual(sorted(res["nodes"]), lab.backend_names(), res)
+        # Stopped with a tunnel still open after proxy.drain: it is cut, and xlbd exits cleanly.
+        p = subprocess.Popen(lab.nsenter("client") + [sys.executable, "-c", WS_CLIENT, VIP, "8080", "0"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.assertEqual(json.loads(p.stdout.readline())["status"], "101")
+        lab.xlbd.send_signal(signal.SIGTERM)
+        self.assertEqual(lab.xlbd.wait(timeout=30), 0, lab.xlbd_log()[-2000:])
 
     def test_slow_head_gets_408_while_others_are_served(self):
         lab = self.lab

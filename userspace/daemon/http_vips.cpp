@@ -197,7 +197,7 @@ void Daemon::httpMetrics(std::ostringstream& o) const {
     for (int i = 0; i < 6; ++i)
       o << "xlb_http_responses_total{" << r.labels << ",class=\"" << cls[i] << "\"} " << r.c->byClass[i].load() << "\n";
   family("xlb_http_route_responses_total", "counter",
-         "HTTP responses of a route (its name; default: no route matched) by status class.");
+         "HTTP responses to the requests a route took (default: no route matched) by status class.");
   for (const auto& r : routeRows)
     for (int i = 1; i < 6; ++i)
       o << "xlb_http_route_responses_total{" << r.labels << ",class=\"" << cls[i] << "\"} " << r.c->byClass[i].load()

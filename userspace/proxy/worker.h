@@ -118,13 +118,8 @@ class Worker {
 
   Proxy& owner_;
   unsigned index_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
-  std::map<VipKey, std::shared_ptr<tcp::acceptor>> listeners_;
-  std::map<VipKey, std::pair<Balance, std::shared_ptr<Balancer>>> balancers_;
-  BackendPool pool_;
-  tls::HandshakeTurns turns_{io_};
+  // Declared before io_, so destroyed after it: connections still open at
+  // exit end when io_ destroys their coroutines, and those leave these.
   std::atomic<int64_t> sessions_{0};
   // Stopping (this thread's view), and the client connections: what
   // cancels their wait, and whether they are idle between requests now.
@@ -135,6 +130,13 @@ class Worker {
   };
   bool stopping_ = false;
   std::list<Conn> conns_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::map<VipKey, std::shared_ptr<tcp::acceptor>> listeners_;
+  std::map<VipKey, std::pair<Balance, std::shared_ptr<Balancer>>> balancers_;
+  BackendPool pool_;
+  tls::HandshakeTurns turns_{io_};
 };
 
 }  // namespace xlb::proxy
