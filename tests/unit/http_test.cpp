@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 namespace xlb::http {
 namespace {
 
@@ -330,6 +332,67 @@ TEST(HttpParser, FramingHeadersAreForwardedInOneSpelling) {
   r.answering("HEAD");
   EXPECT_EQ(r.feed("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n").what, Parser::Step::Fail);
   EXPECT_EQ(r.failure().status, 502);
+}
+
+// Headers are looked up by number once parsed or added, by name when built
+// by hand; both ways find the same headers, whatever their case.
+TEST(HttpMessage, KnownNamesAreFoundByNumberAndByName) {
+  for (Name k : {Name::Host, Name::ContentLength, Name::TransferEncoding, Name::Connection, Name::KeepAlive, Name::TE,
+                 Name::Trailer, Name::Upgrade, Name::HTTP2Settings, Name::Expect, Name::Cookie, Name::SetCookie,
+                 Name::CacheControl, Name::XForwardedFor, Name::XForwardedProto, Name::XForwardedPort,
+                 Name::XForwardedHost, Name::Forwarded, Name::XRealIP}) {
+    std::string upper(spelling(k)), lower(spelling(k));
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(classify(spelling(k)), k) << spelling(k);
+    EXPECT_EQ(classify(upper), k) << upper;
+    EXPECT_EQ(classify(lower), k) << lower;
+  }
+  EXPECT_EQ(classify("Hostx"), Name::Other);
+  EXPECT_EQ(classify("Hos"), Name::Other);
+  EXPECT_EQ(classify("X-Forwarded-Fox"), Name::Other);
+  EXPECT_EQ(classify("proxy-authorization"), Name::OtherProxy);
+  EXPECT_EQ(classify("X_Forwarded_For"), Name::OtherUnderscore);
+  EXPECT_EQ(classify("X-Forwarded_For"), Name::OtherUnderscore);
+
+  Parser p(Parser::Kind::Request, {});
+  auto s = p.feed("GET / HTTP/1.1\r\nhOST: a\r\nX-Thing: 1\r\nconnection: keep-alive\r\nproxy-x: 2\r\n\r\n");
+  ASSERT_EQ(s.what, Parser::Step::Head);
+  Message& m = p.message();
+  for (const auto& h : m.headers) EXPECT_NE(h.id, Name::Unknown) << h.name;
+  ASSERT_NE(m.find(Name::Host), nullptr);
+  EXPECT_EQ(m.find(Name::Host)->value, "a");
+  EXPECT_EQ(m.find("HOST"), m.find(Name::Host));
+  EXPECT_EQ(m.find("x-thing"), &m.headers[1]);
+  EXPECT_EQ(m.find("Proxy-X"), &m.headers[3]);
+  EXPECT_EQ(m.find(Name::Cookie), nullptr);
+  EXPECT_TRUE(m.hasToken(Name::Connection, "Keep-Alive"));
+  // The next request on the connection reuses the headers' storage, not their numbers.
+  p.reset();
+  ASSERT_EQ(p.feed("GET / HTTP/1.1\r\nX-Thing: 1\r\nHost: b\r\n\r\n").what, Parser::Step::Head);
+  ASSERT_NE(p.message().find(Name::Host), nullptr);
+  EXPECT_EQ(p.message().find(Name::Host)->value, "b");
+  EXPECT_EQ(p.message().find(Name::Connection), nullptr);
+
+  // Built by hand (not numbered) and added (numbered), side by side.
+  Message b;
+  b.headers = {{"host", "one"}, {"X-Forwarded-For", "6.6.6.6"}, {"x-thing", "1"}};
+  b.add("X-FORWARDED-FOR", "7.7.7.7");
+  b.add(Name::Host, "two");
+  EXPECT_EQ(b.headers.back().id, Name::Host);
+  EXPECT_EQ(b.count(Name::Host), 2u);
+  EXPECT_EQ(b.count("HOST"), 2u);
+  EXPECT_EQ(b.count(Name::XForwardedFor), 2u);
+  EXPECT_EQ(b.find("X-Thing"), &b.headers[2]);
+  b.set(Name::XForwardedFor, "8.8.8.8");
+  ASSERT_EQ(b.count("x-forwarded-for"), 1u);
+  EXPECT_EQ(b.find(Name::XForwardedFor)->value, "8.8.8.8");
+  b.remove("Host");
+  EXPECT_EQ(b.find(Name::Host), nullptr);
+  EXPECT_EQ(b.headers.size(), 2u);
+  b.classifyAll();
+  EXPECT_EQ(b.find("x-thing")->id, Name::Other);
+  EXPECT_EQ(b.find("X-Thing"), &b.headers[0]);
 }
 
 TEST(HttpParser, ResponsesFramedByStatusMethodAndHeaders) {

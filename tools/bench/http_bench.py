@@ -50,6 +50,10 @@ import xlblab  # noqa: E402
 
 VIP = xlblab.VIP4
 PORTS = {"xlbd": {"plain": 8080, "tls": 8443, "full": 8444}, "haproxy": {"plain": 9080, "tls": 9443, "full": 9444}}
+# The system calls --syscalls counts one by one (besides the total).
+SYSCALLS = ["read", "write", "recvfrom", "sendto", "recvmsg", "sendmsg", "readv", "writev", "epoll_wait",
+            "epoll_ctl", "accept4", "connect", "close", "shutdown", "setsockopt", "getsockopt", "getpeername",
+            "getsockname", "socket", "timerfd_settime", "futex", "ioctl", "clock_gettime", "splice", "pipe2"]
 SCENARIOS = [
     ("plain keep-alive", "plain", []),
     ("plain connection-close", "plain", ["-H", "Connection: close"]),
@@ -231,6 +235,8 @@ def main():
                     help="record xlbd with perf (linux-perf) during its first run of one scenario, into FILE")
     ap.add_argument("--perf-scenario", type=int, default=0, metavar="N",
                     help="the scenario --perf records, 0-%d in the order above (default 0)" % (len(SCENARIOS) - 1))
+    ap.add_argument("--perf-proxy", choices=["xlbd", "haproxy"], default="xlbd",
+                    help="the proxy --perf records (default xlbd)")
     ap.add_argument("--only", metavar="N,N", help="run only these scenarios (0-%d in the order above)" % (len(SCENARIOS) - 1))
     ap.add_argument("--watch-sockets", action="store_true",
                     help="after every run, print the load balancer namespace's socket summary (ss -s)")
@@ -311,13 +317,14 @@ def main():
                     url = "%s://%s:%d/api/v2/ping/" % (scheme, VIP, PORTS[proxy][kind])
                     c0 = cpu_seconds(pids[proxy])
                     perf = None
-                    if a.perf and proxy == "xlbd" and rnd == 0 and name == SCENARIOS[a.perf_scenario][0]:
+                    if a.perf and proxy == a.perf_proxy and rnd == 0 and name == SCENARIOS[a.perf_scenario][0]:
                         perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(pids[proxy])],
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     stat = None
                     if a.syscalls and rnd == 0:
-                        stat = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
-                                                 str(pids[proxy])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + c for c in SYSCALLS]
+                        stat = subprocess.Popen(["perf", "stat", "-x,", "-e", ",".join(events), "-p", str(pids[proxy])],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                     cap = None
                     per_request = "Connection: close" in args
                     if a.wire and per_request:
@@ -347,9 +354,16 @@ def main():
                     if stat:
                         stat.send_signal(2)
                         err = stat.communicate(timeout=30)[1].decode()
-                        calls = next((int(l.split(",")[0]) for l in err.splitlines() if "raw_syscalls" in l), 0)
-                        print("round 0  %-26s %-8s %.2f system calls per request" % (
-                            name, proxy, calls / max(r["requests"], 1)), flush=True)
+                        counts = {}
+                        for l in err.splitlines():
+                            f = l.split(",")
+                            if len(f) > 2 and f[0].isdigit():
+                                counts[f[2].split(":")[-1].replace("sys_enter_", "")] = int(f[0])
+                        per = lambda c: c / max(r["requests"], 1)
+                        print("round 0  %-26s %-8s %.2f system calls per request: %s" % (
+                            name, proxy, per(counts.pop("sys_enter", 0)),
+                            " ".join("%s %.2f" % (k, per(v)) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])
+                                     if per(v) >= 0.01)), flush=True)
                     r.update(proxy=proxy, scenario=name, round=rnd,
                              cpu_per_10k=(cpu_seconds(pids[proxy]) - c0) / max(r["requests"], 1) * 10000)
                     if r["problems"]:  # reported, and xlbd's fail the run

@@ -82,30 +82,85 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-const Header* Message::find(std::string_view name) const {
+namespace {
+
+constexpr std::string_view kSpelling[] = {
+    "",        "",           "",        "",        "Host",    "Content-Length",   "Transfer-Encoding",
+    "Connection", "Keep-Alive", "TE",   "Trailer", "Upgrade", "HTTP2-Settings",   "Expect",
+    "Cookie",  "Set-Cookie", "Cache-Control", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port",
+    "X-Forwarded-Host", "Forwarded", "X-Real-IP"};
+static_assert(std::size(kSpelling) == static_cast<size_t>(Name::XRealIP) + 1);
+
+}  // namespace
+
+std::string_view spelling(Name n) { return kSpelling[static_cast<size_t>(n)]; }
+
+Name classify(std::string_view n) {
+  // By length first: at most three names share one.
+  auto is = [&](Name k) { return iequals(n, kSpelling[static_cast<size_t>(k)]); };
+  auto first = [&](std::initializer_list<Name> ks) {
+    for (Name k : ks)
+      if (is(k)) return k;
+    return Name::Other;
+  };
+  Name k = Name::Other;
+  switch (n.size()) {
+    case 2: k = first({Name::TE}); break;
+    case 4: k = first({Name::Host}); break;
+    case 6: k = first({Name::Cookie, Name::Expect}); break;
+    case 7: k = first({Name::Upgrade, Name::Trailer}); break;
+    case 9: k = first({Name::Forwarded, Name::XRealIP}); break;
+    case 10: k = first({Name::Connection, Name::KeepAlive, Name::SetCookie}); break;
+    case 13: k = first({Name::CacheControl}); break;
+    case 14: k = first({Name::ContentLength, Name::HTTP2Settings}); break;
+    case 15: k = first({Name::XForwardedFor}); break;
+    case 16: k = first({Name::XForwardedHost, Name::XForwardedPort}); break;
+    case 17: k = first({Name::TransferEncoding, Name::XForwardedProto}); break;
+    default: break;
+  }
+  if (k != Name::Other) return k;
+  if (n.size() >= 6 && iequals(n.substr(0, 6), "Proxy-")) return Name::OtherProxy;
+  if (n.find('_') != std::string_view::npos) return Name::OtherUnderscore;
+  return Name::Other;
+}
+
+bool Header::is(Name want, std::string_view spelled) const {
+  // Two numbered names of different kinds differ; two of one known kind
+  // are the same name. Anything else is compared by its letters.
+  if (id != Name::Unknown && id != want) return false;
+  return (want >= Name::Host && id == want) || iequals(name, spelled);
+}
+
+const Header* Message::find(Name id, std::string_view name) const {
   for (const auto& h : headers)
-    if (iequals(h.name, name)) return &h;
+    if (h.is(id, name)) return &h;
   return nullptr;
 }
 
-size_t Message::count(std::string_view name) const {
-  return static_cast<size_t>(std::count_if(headers.begin(), headers.end(), [&](const Header& h) { return iequals(h.name, name); }));
+size_t Message::count(Name id, std::string_view name) const {
+  return static_cast<size_t>(std::count_if(headers.begin(), headers.end(), [&](const Header& h) { return h.is(id, name); }));
 }
 
-void Message::remove(std::string_view name) {
-  headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const Header& h) { return iequals(h.name, name); }),
+void Message::remove(Name id, std::string_view name) {
+  headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const Header& h) { return h.is(id, name); }),
                 headers.end());
 }
 
-void Message::set(std::string_view name, std::string value) {
-  remove(name);
-  add(name, std::move(value));
+void Message::set(Name id, std::string_view name, std::string value) {
+  remove(id, name);
+  add(id, name, std::move(value));
 }
 
-void Message::add(std::string_view name, std::string value) {
+void Message::add(Name id, std::string_view name, std::string value) {
   Header& h = addEmpty();
   h.name.assign(name);
   h.value = std::move(value);
+  h.id = id;
+}
+
+void Message::classifyAll() {
+  for (auto& h : headers)
+    if (h.id == Name::Unknown) h.id = classify(h.name);
 }
 
 Header& Message::addEmpty() {
@@ -115,6 +170,7 @@ Header& Message::addEmpty() {
   Header& h = headers.back();
   h.name.clear();
   h.value.clear();
+  h.id = Name::Unknown;
   return h;
 }
 
@@ -132,9 +188,9 @@ void Message::clear() {
   headers.clear();
 }
 
-bool Message::hasToken(std::string_view name, std::string_view tok) const {
+bool Message::hasToken(Name known, std::string_view tok) const {
   for (const auto& h : headers)
-    if (iequals(h.name, name))
+    if (h.is(known))
       if (eachOf(h.value, ',', [&](std::string_view t) { return iequals(t, tok); })) return true;
   return false;
 }
@@ -368,6 +424,7 @@ Parser::Step Parser::parseHead(size_t end) {
   }
   msg_.minor = ll_->p.http_minor;
   if (kind_ == Kind::Response) msg_.status = ll_->p.status_code;
+  msg_.classifyAll();
   if (!checkMeaning()) return Step{Step::Fail};
   // llhttp delimits chunked bodies: it must read the head's framing as we do.
   bool llChunked = (ll_->p.flags & F_CHUNKED) != 0;
@@ -376,8 +433,9 @@ Parser::Step Parser::parseHead(size_t end) {
   // What is forwarded says the framing one way only: one Transfer-Encoding:
   // chunked, whatever its spelling. (Content-Length is one plain number
   // already: llhttp refuses lists and repeats, even agreeing ones.)
-  if (framing_ == Framing::Chunked && (msg_.count("Transfer-Encoding") != 1 || msg_.find("Transfer-Encoding")->value != "chunked"))
-    msg_.set("Transfer-Encoding", "chunked");
+  if (framing_ == Framing::Chunked &&
+      (msg_.count(Name::TransferEncoding) != 1 || msg_.find(Name::TransferEncoding)->value != "chunked"))
+    msg_.set(Name::TransferEncoding, "chunked");
   Step s;
   s.what = Step::Head;
   phase_ = framing_ == Framing::None ? Phase::Done : Phase::Body;
@@ -454,15 +512,15 @@ bool Parser::checkMeaning() {
   const Message& m = msg_;
   bool request = kind_ == Kind::Request;
   if (request) {
-    size_t hosts = m.count("Host");
+    size_t hosts = m.count(Name::Host);
     if (m.minor == 1 && hosts != 1) return fail(400, hosts ? "more than one Host" : "no Host"), false;
     if (hosts > 1) return fail(400, "more than one Host"), false;
-    if (hosts && !validHost(trim(m.find("Host")->value))) return fail(400, "invalid Host"), false;
+    if (hosts && !validHost(trim(m.find(Name::Host)->value))) return fail(400, "invalid Host"), false;
   }
   // Content-Length: digits only; several must agree.
   std::optional<uint64_t> cl;
   for (const auto& h : m.headers) {
-    if (!iequals(h.name, "Content-Length")) continue;
+    if (!h.is(Name::ContentLength)) continue;
     const char* bad = nullptr;
     eachOf(h.value, ',', [&](std::string_view v) {
       uint64_t n = 0;
@@ -478,13 +536,13 @@ bool Parser::checkMeaning() {
     if (trim(h.value).empty()) return fail(400, "empty Content-Length"), false;
   }
 
-  bool hasTe = m.count("Transfer-Encoding") > 0;
+  bool hasTe = m.count(Name::TransferEncoding) > 0;
   if (hasTe) {
     if (cl) return fail(400, "both Content-Length and Transfer-Encoding"), false;
     if (request && m.minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request"), false;
     std::vector<std::string_view> codings;
     for (const auto& h : m.headers)
-      if (iequals(h.name, "Transfer-Encoding")) {
+      if (h.is(Name::TransferEncoding)) {
         // "chunked," or ", chunked": parsers disagree on whether that is chunked.
         std::string_view all = h.value;
         size_t commas = static_cast<size_t>(std::count(all.begin(), all.end(), ','));
@@ -500,12 +558,12 @@ bool Parser::checkMeaning() {
     }
   }
   if (request) {
-    if (const Header* ex = m.find("Expect")) {
-      if (!iequals(trim(ex->value), "100-continue") || m.count("Expect") > 1) return fail(417, "unknown Expect"), false;
+    if (const Header* ex = m.find(Name::Expect)) {
+      if (!iequals(trim(ex->value), "100-continue") || m.count(Name::Expect) > 1) return fail(417, "unknown Expect"), false;
       continue_ = true;
     }
-    upgrade_ = m.hasToken("Connection", "upgrade") && m.find("Upgrade") && iequals(trim(m.find("Upgrade")->value), "websocket");
-    keepAlive_ = m.minor == 1 ? !m.hasToken("Connection", "close") : m.hasToken("Connection", "keep-alive");
+    upgrade_ = m.hasToken(Name::Connection, "upgrade") && m.find(Name::Upgrade) && iequals(trim(m.find(Name::Upgrade)->value), "websocket");
+    keepAlive_ = m.minor == 1 ? !m.hasToken(Name::Connection, "close") : m.hasToken(Name::Connection, "keep-alive");
     if (cl && limits_.body && *cl > limits_.body) return fail(413, "body larger than " + std::to_string(limits_.body) + " bytes"), false;
     framing_ = hasTe ? Framing::Chunked : cl && *cl ? Framing::Length : Framing::None;
     length_ = cl.value_or(0);
@@ -514,7 +572,7 @@ bool Parser::checkMeaning() {
   // Responses.
   int st = m.status;
   upgrade_ = st == 101;
-  keepAlive_ = m.minor == 1 ? !m.hasToken("Connection", "close") : m.hasToken("Connection", "keep-alive");
+  keepAlive_ = m.minor == 1 ? !m.hasToken(Name::Connection, "close") : m.hasToken(Name::Connection, "keep-alive");
   if (requestMethod_ == "HEAD" || (st >= 100 && st < 200) || st == 204 || st == 304) {
     framing_ = Framing::None;
   } else if (hasTe) {

@@ -32,8 +32,46 @@ struct Limits {
   size_t chunkExtension = 256;     // per chunk; 400 above
 };
 
+// The header names the parser and the proxy look for, known by number once
+// a message is parsed (or a header added), so that finding one compares a
+// byte, not a name: a request is looked through for a dozen names, each
+// compared case-insensitively against every header, and that cost more
+// than parsing it.
+enum class Name : uint8_t {
+  Unknown,          // not classified yet (a Header built by hand): compared by name
+  Other,            // none of those below
+  OtherProxy,       // Proxy-*, other than those below
+  OtherUnderscore,  // a name with '_' (X_Forwarded_For is X-Forwarded-For to WSGI)
+  Host,
+  ContentLength,
+  TransferEncoding,
+  Connection,
+  KeepAlive,
+  TE,
+  Trailer,
+  Upgrade,
+  HTTP2Settings,
+  Expect,
+  Cookie,
+  SetCookie,
+  CacheControl,
+  XForwardedFor,
+  XForwardedProto,
+  XForwardedPort,
+  XForwardedHost,
+  Forwarded,
+  XRealIP,
+};
+Name classify(std::string_view name);
+// The usual spelling of a known name ("" for the Unknown and Other kinds).
+std::string_view spelling(Name n);
+
 struct Header {
   std::string name, value;
+  Name id = Name::Unknown;  // classify(name), once known
+  // Is this header called `name` (whose kind is `id`)?
+  bool is(Name id, std::string_view name) const;
+  bool is(Name known) const { return is(known, spelling(known)); }
 };
 
 // A request or a response head.
@@ -64,11 +102,20 @@ struct Message {
   int minor = 1;  // HTTP/1.minor
   std::vector<Header> headers;
 
-  const Header* find(std::string_view name) const;  // the first, case-insensitively
-  size_t count(std::string_view name) const;
-  void remove(std::string_view name);
-  void set(std::string_view name, std::string value);  // replaces every one
-  void add(std::string_view name, std::string value);
+  // By name, case-insensitively; or, cheaper, by a known name's number.
+  const Header* find(std::string_view name) const { return find(classify(name), name); }
+  const Header* find(Name known) const { return find(known, spelling(known)); }
+  size_t count(std::string_view name) const { return count(classify(name), name); }
+  size_t count(Name known) const { return count(known, spelling(known)); }
+  void remove(std::string_view name) { remove(classify(name), name); }
+  void remove(Name known) { remove(known, spelling(known)); }
+  // set replaces every header of that name.
+  void set(std::string_view name, std::string value) { set(classify(name), name, std::move(value)); }
+  void set(Name known, std::string value) { set(known, spelling(known), std::move(value)); }
+  void add(std::string_view name, std::string value) { add(classify(name), name, std::move(value)); }
+  void add(Name known, std::string value) { add(known, spelling(known), std::move(value)); }
+  // Numbers the headers not numbered yet (the parser's, once a head is read).
+  void classifyAll();
   // A new last header, name and value empty, on storage a cleared one left.
   Header& addEmpty();
   // Empties the message; the headers' storage stays for the next one (a
@@ -76,12 +123,19 @@ struct Message {
   void clear();
   std::vector<Header> spare;  // cleared headers: storage, not part of the message
   static constexpr size_t kSpareHeaders = 32, kSpareBytes = 256;
-  // Does the comma-separated list in every `name` header contain token?
-  bool hasToken(std::string_view name, std::string_view token) const;
+  // Does the comma-separated list in every `known` header contain token?
+  bool hasToken(Name known, std::string_view token) const;
   // The head as bytes on the wire; serializeTo replaces out's content (and
   // keeps its capacity).
   std::string serialize() const;
   void serializeTo(std::string& out) const;
+
+ private:
+  const Header* find(Name id, std::string_view name) const;
+  size_t count(Name id, std::string_view name) const;
+  void remove(Name id, std::string_view name);
+  void set(Name id, std::string_view name, std::string value);
+  void add(Name id, std::string_view name, std::string value);
 };
 
 bool iequals(std::string_view a, std::string_view b);

@@ -83,7 +83,7 @@ size_t routeIndex(const HttpVip& cfg, const http::Message& m, std::string_view p
   for (size_t r = 0; r < cfg.routes.size(); ++r) {
     const Route& rt = cfg.routes[r];
     if (!rt.host.empty()) {
-      const http::Header* h = m.find("Host");
+      const http::Header* h = m.find(http::Name::Host);
       std::string_view host = h ? std::string_view(h->value) : std::string_view();
       if (auto colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == std::string_view::npos)
         host = host.substr(0, colon);

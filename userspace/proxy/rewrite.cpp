@@ -30,17 +30,21 @@ bool sameWithUnderscores(std::string_view n, std::string_view canonical) {
 }
 
 bool framingHeader(std::string_view n) {
-  return http::iequals(n, "Host") || http::iequals(n, "Content-Length") || http::iequals(n, "Transfer-Encoding");
+  auto k = http::classify(n);
+  return k == http::Name::Host || k == http::Name::ContentLength || k == http::Name::TransferEncoding;
 }
+
+http::Name kind(const http::Header& h) { return h.id == http::Name::Unknown ? http::classify(h.name) : h.id; }
 
 }  // namespace
 
 void stripHopByHop(http::Message& m, bool keepWebsocket) {
+  using http::Name;
   // Headers the Connection header names (close and keep-alive name none
   // that is not dropped anyway: nothing kept, nothing allocated).
   std::vector<std::string> named;
   for (const auto& h : m.headers)
-    if (http::iequals(h.name, "Connection"))
+    if (h.is(Name::Connection))
       http::eachOf(h.value, ',', [&](std::string_view t) {
         if (!framingHeader(t) && !http::iequals(t, "upgrade") && !http::iequals(t, "close") &&
             !http::iequals(t, "keep-alive"))
@@ -49,21 +53,27 @@ void stripHopByHop(http::Message& m, bool keepWebsocket) {
       });
   m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
                                  [&](const http::Header& h) {
-                                   const auto& n = h.name;
-                                   if (http::iequals(n, "Connection") || http::iequals(n, "Keep-Alive") ||
-                                       http::iequals(n, "TE") || http::iequals(n, "Trailer") ||
-                                       http::iequals(n, "HTTP2-Settings") ||
-                                       (n.size() >= 6 && http::iequals(std::string_view(n).substr(0, 6), "Proxy-")))
-                                     return true;
-                                   if (http::iequals(n, "Upgrade")) return !keepWebsocket;
+                                   switch (kind(h)) {
+                                     case Name::Connection:
+                                     case Name::KeepAlive:
+                                     case Name::TE:
+                                     case Name::Trailer:
+                                     case Name::HTTP2Settings:
+                                     case Name::OtherProxy:
+                                       return true;
+                                     case Name::Upgrade:
+                                       return !keepWebsocket;
+                                     default:
+                                       break;
+                                   }
                                    for (const auto& x : named)
-                                     if (http::iequals(n, x)) return true;
+                                     if (http::iequals(h.name, x)) return true;
                                    return false;
                                  }),
                   m.headers.end());
   if (keepWebsocket) {
-    m.set("Connection", "Upgrade");
-    m.set("Upgrade", "websocket");
+    m.set(Name::Connection, "Upgrade");
+    m.set(Name::Upgrade, "websocket");
   }
 }
 
@@ -74,13 +84,11 @@ void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bo
                                                     [&](const Prefix& p) { return p.contains(client); });
   m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
                                  [&](const http::Header& h) {
-                                   bool underscore = h.name.find('_') != std::string::npos;
-                                   if (!underscore && trusted) return false;
-                                   for (size_t i = underscore ? 0 : 4; i < std::size(kClientHeaders); ++i)
-                                     if (underscore ? sameWithUnderscores(h.name, kClientHeaders[i])
-                                                    : http::iequals(h.name, kClientHeaders[i]))
-                                       return true;
-                                   return false;
+                                   auto k = kind(h);
+                                   if (k == http::Name::OtherUnderscore)
+                                     return std::any_of(std::begin(kClientHeaders), std::end(kClientHeaders),
+                                                        [&](std::string_view c) { return sameWithUnderscores(h.name, c); });
+                                   return !trusted && (k == http::Name::Forwarded || k == http::Name::XRealIP);
                                  }),
                   m.headers.end());
   if (trusted) {
@@ -88,7 +96,7 @@ void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bo
     std::string chain;
     bool valid = true;
     for (const auto& h : m.headers)
-      if (http::iequals(h.name, "X-Forwarded-For"))
+      if (h.is(http::Name::XForwardedFor))
         http::eachOf(h.value, ',', [&](std::string_view t) {
           if (!IpAddr::parse(t)) valid = false;
           else chain += (chain.empty() ? "" : ", ") + std::string(t);
@@ -96,20 +104,20 @@ void setForwarded(http::Message& m, const HttpVip& cfg, const IpAddr& client, bo
         });
     if (valid && !chain.empty()) xff = chain + ", " + xff;
   }
-  m.set("X-Forwarded-For", xff);
-  m.set("X-Forwarded-Proto", tls ? "https" : "http");
-  m.set("X-Forwarded-Port", std::to_string(vipPort));
-  if (const http::Header* host = m.find("Host"))
-    m.set("X-Forwarded-Host", host->value);
+  m.set(http::Name::XForwardedFor, xff);
+  m.set(http::Name::XForwardedProto, tls ? "https" : "http");
+  m.set(http::Name::XForwardedPort, std::to_string(vipPort));
+  if (const http::Header* host = m.find(http::Name::Host))
+    m.set(http::Name::XForwardedHost, host->value);
   else
-    m.remove("X-Forwarded-Host");
+    m.remove(http::Name::XForwardedHost);
 }
 
 void privateOnly(http::Message& m) {
   std::string cc;
   bool kept = false;  // private or no-store already
   for (const auto& h : m.headers)
-    if (http::iequals(h.name, "Cache-Control"))
+    if (h.is(http::Name::CacheControl))
       http::eachOf(h.value, ',', [&](std::string_view t) {
         auto name = trim(t.substr(0, t.find('=')));
         if (http::iequals(name, "public") || http::iequals(name, "s-maxage")) return false;
@@ -120,12 +128,12 @@ void privateOnly(http::Message& m) {
         return false;
       });
   if (!kept) cc.append(cc.empty() ? "" : ", ").append("private");
-  m.set("Cache-Control", std::move(cc));
+  m.set(http::Name::CacheControl, std::move(cc));
 }
 
 std::optional<std::string> cookieValue(const http::Message& m, std::string_view name) {
   for (const auto& h : m.headers) {
-    if (!http::iequals(h.name, "Cookie")) continue;
+    if (!h.is(http::Name::Cookie)) continue;
     for (auto pair : listOf(h.value, ';')) {
       size_t eq = pair.find('=');
       if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
@@ -140,7 +148,7 @@ std::optional<std::string> cookieValue(const http::Message& m, std::string_view 
 
 void removeCookie(http::Message& m, std::string_view name) {
   for (auto& h : m.headers) {
-    if (!http::iequals(h.name, "Cookie")) continue;
+    if (!h.is(http::Name::Cookie)) continue;
     std::string kept;
     for (auto pair : listOf(h.value, ';')) {
       size_t eq = pair.find('=');
@@ -150,7 +158,7 @@ void removeCookie(http::Message& m, std::string_view name) {
     h.value = kept;
   }
   m.headers.erase(std::remove_if(m.headers.begin(), m.headers.end(),
-                                 [](const http::Header& h) { return http::iequals(h.name, "Cookie") && h.value.empty(); }),
+                                 [](const http::Header& h) { return h.is(http::Name::Cookie) && h.value.empty(); }),
                   m.headers.end());
 }
 

@@ -371,7 +371,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       continue;
     }
     if (cfg.redirect) {
-      const http::Header* host = m.find("Host");
+      const http::Header* host = m.find(http::Name::Host);
       std::string h = host ? host->value : vip->key.ep.addr.str();
       if (auto colon = h.rfind(':'); colon != std::string::npos && h.find(']') == std::string::npos) h.resize(colon);
       std::string target = m.target.front() == '/' ? m.target : "/";
@@ -409,11 +409,11 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     http::Message& out = m;  // rewritten in place: the client's head is not needed as it was
     stripHopByHop(out, upgrade);
     // HTTP/1.0 may leave Host out; the backend gets HTTP/1.1, which may not.
-    if (!out.find("Host")) out.add("Host", vip->key.ep.str());
+    if (!out.find(http::Name::Host)) out.add(http::Name::Host, vip->key.ep.str());
     setForwarded(out, cfg, ci.addr, ci.tls, vip->key.ep.port, ci.text);
     if (!cfg.cookie.empty()) removeCookie(out, cfg.cookie);
     bool expect = req.expectContinue() && clientMinor == 1;  // HTTP/1.0: the expectation is ignored (RFC 9110 10.1.1)
-    out.remove("Expect");  // the proxy answers 100 itself when it starts reading the body
+    out.remove(http::Name::Expect);  // the proxy answers 100 itself when it starts reading the body
     out.minor = 1;
     out.serializeTo(head);
 
@@ -658,15 +658,15 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     // An HTTP/1.0 client cannot read chunked: it gets the body decoded,
     // delimited by the close (its trailers dropped).
     const bool dechunk = clientMinor == 0 && resp.framing() == http::Framing::Chunked;
-    if (clientMinor == 0) rm.remove("Transfer-Encoding");  // HEAD, 204, 304 may say it too
+    if (clientMinor == 0) rm.remove(http::Name::TransferEncoding);  // HEAD, 204, 304 may say it too
     if (dechunk) resp.keepBody(true);
     bool keep = req.keepAlive() && resp.framing() != http::Framing::UntilClose && !tunnel && !dechunk && !stopping_;
     if (!cfg.cookie.empty() && sticky != chosen && rm.status < 400) {
-      rm.add("Set-Cookie", cfg.cookie + "=" + be.cookie + "; Path=/; HttpOnly" + (ci.tls ? "; Secure" : ""));
+      rm.add(http::Name::SetCookie, cfg.cookie + "=" + be.cookie + "; Path=/; HttpOnly" + (ci.tls ? "; Secure" : ""));
       privateOnly(rm);  // nocache: a response that sets the cookie is never cached for others
     }
-    if (!keep && !tunnel) rm.set("Connection", "close");
-    else if (keep && clientMinor == 0) rm.set("Connection", "keep-alive");
+    if (!keep && !tunnel) rm.set(http::Name::Connection, "close");
+    else if (keep && clientMinor == 0) rm.set(http::Name::Connection, "keep-alive");
     rm.minor = 1;
     rm.serializeTo(rhead);
     al.status = rm.status;
