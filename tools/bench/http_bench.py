@@ -34,6 +34,7 @@ queueing (wrk is the bottleneck there). Every response is checked: wrk's
 non-2xx responses and socket errors are printed, and any of xlbd's fails
 the run."""
 import argparse
+import collections
 import json
 import os
 import re
@@ -225,6 +226,24 @@ def wrk(lab, url, extra, seconds):
     return {"rps": rps, "requests": total, "p50": ms("50"), "p99": ms("99"), "problems": problems, "raw": out}
 
 
+def segment_counts(pcap, port):
+    """Segments per request on the load balancer's interface, by side, direction and kind."""
+    counts = collections.Counter()
+    text = xlblab.run(["tcpdump", "-r", pcap, "-n"], timeout=300).stdout
+    for line in text.splitlines():
+        m = re.search(r"IP (\S+)\.(\d+) > (\S+)\.(\d+): .*length (\d+)", line)
+        if not m:
+            continue
+        sport, dport, length = int(m.group(2)), int(m.group(4)), int(m.group(5))
+        side = "client" if port in (sport, dport) else "backend"
+        toward_lb = dport == port if side == "client" else sport == 80
+        counts["%s %s %s" % (side, "in" if toward_lb else "out", "data" if length else "ack")] += 1
+    # Per request: per request segment from the client (a capture of the
+    # first 400k segments, not the whole run; a GET fits one segment).
+    requests = counts["client in data"]
+    return " ".join("%s %.2f" % (k, v / max(requests, 1)) for k, v in sorted(counts.items()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -237,6 +256,9 @@ def main():
                     help="the scenario --perf records, 0-%d in the order above (default 0)" % (len(SCENARIOS) - 1))
     ap.add_argument("--perf-proxy", choices=["xlbd", "haproxy"], default="xlbd",
                     help="the proxy --perf records (default xlbd)")
+    ap.add_argument("--segments", action="store_true",
+                    help="count the TCP segments on the load balancer's interface per request, in the first round, "
+                         "by side (client, backend), direction and kind (data, pure ACK)")
     ap.add_argument("--only", metavar="N,N", help="run only these scenarios (0-%d in the order above)" % (len(SCENARIOS) - 1))
     ap.add_argument("--watch-sockets", action="store_true",
                     help="after every run, print the load balancer namespace's socket summary (ss -s)")
@@ -333,7 +355,20 @@ def main():
                             "tcpdump", "-i", "eth0", "-n", "-s", "96", "-B", "65536", "-w", pcap,
                             "tcp port %d" % PORTS[proxy][kind]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                         time.sleep(1)  # listening before the first SYN
+                    seg = None
+                    if a.segments and rnd == 0:
+                        spcap = os.path.join(lab.run_dir, "segments.pcap")
+                        seg = subprocess.Popen(lab.nsenter("lb") + [
+                            "tcpdump", "-i", "eth0", "-n", "-s", "96", "-B", "65536", "-c", "400000", "-w", spcap,
+                            "tcp port %d or tcp port 80" % PORTS[proxy][kind]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        time.sleep(1)
                     r = wrk(lab, url, args, a.seconds)
+                    if seg:
+                        seg.send_signal(2)
+                        seg.communicate(timeout=30)
+                        print("round 0  %-26s %-8s segments per request: %s" % (
+                            name, proxy, segment_counts(spcap, PORTS[proxy][kind])), flush=True)
                     if cap:
                         cap.send_signal(2)
                         dropped = re.search(r"(\d+) packets dropped by kernel", cap.communicate(timeout=30)[1].decode())

@@ -21,10 +21,9 @@ constexpr auto kPeekAfter = std::chrono::milliseconds(100);
 
 // ---- the pool ---------------------------------------------------------------
 
-std::unique_ptr<BackendConn> BackendPool::take(const Endpoint& ep, SSL_CTX* tls) {
+std::unique_ptr<BackendConn> BackendPool::take(const Endpoint& ep, SSL_CTX* tls, Clock::time_point now) {
   auto it = idle_.find({ep, tls});
   if (it == idle_.end()) return nullptr;
-  auto now = Clock::now();
   while (!it->second.empty()) {
     Idle i = std::move(it->second.back());
     it->second.pop_back();
@@ -42,10 +41,10 @@ std::unique_ptr<BackendConn> BackendPool::take(const Endpoint& ep, SSL_CTX* tls)
   return nullptr;
 }
 
-void BackendPool::put(const Endpoint& ep, std::unique_ptr<BackendConn> c) {
+void BackendPool::put(const Endpoint& ep, std::unique_ptr<BackendConn> c, Clock::time_point now) {
   auto& v = idle_[{ep, c->tlsContext()}];
   if (v.size() >= kIdlePerBackend) return;
-  v.push_back({std::move(c), Clock::now()});
+  v.push_back({std::move(c), now});
 }
 
 // ---- workers ------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl.hpp>
 #include <algorithm>
+#include <type_traits>
 
 #include "http.h"
 #include "log.h"
@@ -41,6 +42,9 @@ struct Deadline {
   explicit Deadline(asio::io_context& io) : timer(io) {}
   asio::steady_timer timer;
   Clock::time_point at = Clock::time_point::max(), armed = Clock::time_point::max();
+  // When the connection's last read completed: the clock is read once per
+  // read, and a write right after it times itself from there.
+  Clock::time_point now = Clock::now();
   bool fired = false, stopped = false;
   std::function<void()> cancel;  // cancels the connection's pending operations
   void set(Clock::time_point d) {
@@ -74,9 +78,11 @@ asio::awaitable<void> watch(std::shared_ptr<Deadline> dl) {
 
 // One read and one whole write on any of the connection's streams: a
 // socket, a backend connection (plain or asio TLS), a client's TLS stream.
+// (Not coroutines of their own where asio's operation is awaitable as it
+// is: a coroutine frame per read and write cost a few percent of a request.)
 template <class S>
 asio::awaitable<ReadResult> readFrom(S& s, char* buf, size_t n) {
-  co_return co_await s.async_read_some(asio::buffer(buf, n), kTuple);
+  return s.async_read_some(asio::buffer(buf, n), kTuple);
 }
 asio::awaitable<ReadResult> readFrom(tls::Stream& s, char* buf, size_t n) { return s.readSome(buf, n); }
 template <class S>
@@ -91,6 +97,7 @@ template <class S>
 asio::awaitable<ReadResult> readSome(S& s, char* buf, size_t n, Deadline& dl, Clock::time_point deadline) {
   dl.set(deadline);
   auto r = co_await readFrom(s, buf, n);
+  dl.now = Clock::now();
   if (dl.fired) co_return ReadResult{asio::error::timed_out, 0};
   co_return r;
 }
@@ -98,8 +105,12 @@ asio::awaitable<ReadResult> readSome(S& s, char* buf, size_t n, Deadline& dl, Cl
 template <class S>
 asio::awaitable<bool> writeAll(S& s, std::string_view data, Deadline& dl, std::chrono::milliseconds timeout) {
   if (data.empty()) co_return true;
-  dl.set(Clock::now() + timeout);
-  auto ec = co_await writeTo(s, data);
+  dl.set(dl.now + timeout);
+  std::error_code ec;
+  if constexpr (std::is_same_v<S, tls::Stream>)
+    ec = co_await s.write(data);
+  else
+    ec = std::get<0>(co_await asio::async_write(s, asio::buffer(data.data(), data.size()), kTuple));
   co_return !ec && !dl.fired;
 }
 
@@ -154,7 +165,7 @@ struct AccessLog {
   std::string vip, client, request, route = "-", backend = "-", termination = "--";
   int status = 0;
   uint64_t bytesOut = 0;
-  Clock::time_point start = Clock::now(), headAt, backendAt;
+  Clock::time_point start, headAt, backendAt;
   int retries = 0;
   void write() const {
     auto ms = [](Clock::duration d) {
@@ -258,7 +269,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
   if (logging)
     clientName = ci.addr.isV4() ? ci.text + ":" + std::to_string(ci.port) : "[" + ci.text + "]:" + std::to_string(ci.port);
   // Reused by every request of the connection (their capacity with them).
-  std::string head, rhead;
+  std::string head, rhead, back;
   std::vector<size_t> candidates, left;
   http::Parser req(http::Parser::Kind::Request, {});
   http::Parser resp(http::Parser::Kind::Response, http::Limits{8192, 65536, 200, 0, 256});
@@ -285,8 +296,10 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     // first byte, then (as a new connection at once) client_header for the
     // whole head.
     bool bytes = !in.empty();
-    auto deadline = Clock::now() + (bytes || first ? cfg.timeouts.clientHeader : cfg.timeouts.clientIdle);
+    al.start = Clock::now();  // a pipelined request's; a new one starts with its first byte
+    auto deadline = al.start + (bytes || first ? cfg.timeouts.clientHeader : cfg.timeouts.clientIdle);
     http::Parser::Step st;
+    bool readHere = false;  // some of the head came by a read of this request's (not pipelined before)
     for (;;) {
       if (!in.empty()) {
         st = req.feed(in);
@@ -320,15 +333,16 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         closeStream(client);
         co_return;
       }
+      readHere = true;
       if (!bytes) {
         bytes = true;
-        al.start = Clock::now();
+        al.start = timer.now;
         deadline = al.start + cfg.timeouts.clientHeader;
       }
       vstats.bytesIn.fetch_add(n, std::memory_order_relaxed);
       in.append(buf.data(), n);
     }
-    al.headAt = Clock::now();
+    al.headAt = readHere ? timer.now : al.start;
     auto respond = [&](int status, std::string body, std::vector<http::Header> extra = {}) -> asio::awaitable<bool> {
       // A local answer; the connection stays only if nothing of the request is left to read.
       bool keep = st.what != http::Parser::Step::Fail && req.framing() == http::Framing::None && req.keepAlive();
@@ -433,7 +447,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     resp.reset();
     resp.keepBody(false);
     resp.answering(method);
-    std::string back;  // bytes from the backend not consumed yet
+    back.clear();  // bytes from the backend not consumed yet
     bool bodySent = false, gotResponse = false;
     std::shared_ptr<Balancer> bal = balancer(*vip);
     for (int attempt = 0; attempt < kAttempts && !gotResponse; ++attempt) {
@@ -456,7 +470,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         vstats.retries.fetch_add(1, std::memory_order_relaxed);
       }
       bool reused = false;
-      bs = pool_.take(be.ep, vip->backendTls ? vip->backendTls->native_handle() : nullptr);
+      bs = pool_.take(be.ep, vip->backendTls ? vip->backendTls->native_handle() : nullptr, timer.now);
       if (bs) {
         reused = true;
       } else {
@@ -464,6 +478,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         tcp::endpoint ep(asio::ip::make_address(be.ep.addr.str()), be.ep.port);
         timer.set(Clock::now() + cfg.timeouts.connect);
         auto [cec] = co_await bs->socket().async_connect(ep, kTuple);
+        timer.now = Clock::now();
         std::string why = cec ? cec.message() : "";
         if (!cec) {
           std::error_code ignore;
@@ -631,7 +646,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
       }
       continue;
     }
-    al.backendAt = Clock::now();
+    al.backendAt = timer.now;  // the read that completed the response head
     // The balancer learns the request ended on every way out from here (a
     // tunnel's end included).
     struct Ended {
@@ -758,7 +773,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     if (!ok) al.termination = backOk ? "CD" : "SD";
     if (logging) al.write();
     if (backOk && done && resp.keepAlive() && back.empty())
-      pool_.put(be.ep, std::move(bs));
+      pool_.put(be.ep, std::move(bs), timer.now);  // when its response's last bytes came
     if (!ok || !keep) {
       // A response framed by the backend's close ends here: its end is the
       // FIN, and on TLS the close_notify that says it was not cut.

@@ -67,8 +67,9 @@ class BackendConn {
 class BackendPool {
  public:
   // A connection the backend has not closed meanwhile, if one is idle.
-  std::unique_ptr<BackendConn> take(const Endpoint& ep, SSL_CTX* tls);
-  void put(const Endpoint& ep, std::unique_ptr<BackendConn> c);
+  // now: the caller's clock reading of the moment (it has one).
+  std::unique_ptr<BackendConn> take(const Endpoint& ep, SSL_CTX* tls, Clock::time_point now);
+  void put(const Endpoint& ep, std::unique_ptr<BackendConn> c, Clock::time_point now);
   void clear() { idle_.clear(); }
 
  private:
