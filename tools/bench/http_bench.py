@@ -254,6 +254,8 @@ def main():
                     help="record xlbd with perf (linux-perf) during its first run of one scenario, into FILE")
     ap.add_argument("--perf-scenario", type=int, default=0, metavar="N",
                     help="the scenario --perf records, 0-%d in the order above (default 0)" % (len(SCENARIOS) - 1))
+    ap.add_argument("--perf-dwarf", action="store_true",
+                    help="--perf unwinds with DWARF (callers through libc and OpenSSL; a far larger file)")
     ap.add_argument("--perf-proxy", choices=["xlbd", "haproxy"], default="xlbd",
                     help="the proxy --perf records (default xlbd)")
     ap.add_argument("--segments", action="store_true",
@@ -340,7 +342,7 @@ def main():
                     c0 = cpu_seconds(pids[proxy])
                     perf = None
                     if a.perf and proxy == a.perf_proxy and rnd == 0 and name == SCENARIOS[a.perf_scenario][0]:
-                        perf = subprocess.Popen(["perf", "record", "-g", "-o", a.perf, "-p", str(pids[proxy])],
+                        perf = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,8192" if a.perf_dwarf else "fp", "-o", a.perf, "-p", str(pids[proxy])],
                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     stat = None
                     if a.syscalls and rnd == 0:
