@@ -8,6 +8,7 @@
 #include <set>
 
 #include "balance.h"
+#include "http.h"
 #include "policy.h"
 #include "rewrite.h"
 
@@ -139,6 +140,43 @@ TEST(Rewrite, HopByHopHeadersGoFramingAndHostStay) {
   stripHopByHop(ws, true);
   EXPECT_EQ(ws.find("Upgrade")->value, "websocket");
   EXPECT_EQ(ws.find("Connection")->value, "Upgrade");
+}
+
+// The rewrites find headers by number in a parsed message and by name in
+// one built by hand: both ways, the same head goes to the backend.
+TEST(Rewrite, ParsedAndHandBuiltHeadsAreRewrittenAlike) {
+  const std::vector<std::pair<std::string, std::string>> fields = {
+      {"hOST", "awx.example"}, {"connection", "keep-alive, X-Secret"}, {"X-Secret", "1"}, {"KEEP-ALIVE", "5"},
+      {"te", "trailers"}, {"Proxy-Connection", "x"}, {"x-forwarded-for", "6.6.6.6"}, {"X_Forwarded_For", "7.7.7.7"},
+      {"X-Forwarded_Proto", "https"}, {"forwarded", "for=6.6.6.6"}, {"x-real-ip", "6.6.6.6"},
+      {"cookie", "a=1; SERVERID=abc"}, {"Cache-Control", "no-cache"}, {"X-Kept", "yes"}};
+  std::string wire = "GET /x HTTP/1.1\r\n";
+  http::Message built;
+  built.method = "GET";
+  built.target = "/x";
+  for (const auto& [n, v] : fields) {
+    wire += n + ": " + v + "\r\n";
+    built.headers.push_back({n, v});
+  }
+  wire += "\r\n";
+  http::Parser p(http::Parser::Kind::Request, {});
+  ASSERT_EQ(p.feed(wire).what, http::Parser::Step::Head);
+  http::Message& parsed = p.message();
+  ASSERT_NE(parsed.headers[0].id, http::Name::Unknown);
+  ASSERT_EQ(built.headers[0].id, http::Name::Unknown);
+  HttpVip cfg;
+  auto client = *IpAddr::parse("198.18.0.1");
+  for (http::Message* m : {&parsed, &built}) {
+    stripHopByHop(*m, false);
+    setForwarded(*m, cfg, client, true, 443);
+    removeCookie(*m, "SERVERID");
+    privateOnly(*m);
+  }
+  EXPECT_EQ(parsed.serialize(), built.serialize());
+  EXPECT_EQ(parsed.serialize(),
+            "GET /x HTTP/1.1\r\nhOST: awx.example\r\ncookie: a=1\r\nX-Kept: yes\r\n"
+            "X-Forwarded-For: 198.18.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n"
+            "X-Forwarded-Host: awx.example\r\nCache-Control: no-cache, private\r\n\r\n");
 }
 
 TEST(Rewrite, XForwardedForIsReplacedUnlessATrustedProxyAppends) {

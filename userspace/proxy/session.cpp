@@ -55,6 +55,13 @@ struct Deadline {
   // Nothing is timed until the next set(): a stale deadline must not cut
   // what follows (a tunnel keeps its own idle watchdog).
   void clear() { at = Clock::time_point::max(); }
+  // A read, once done (after set()): timed_out if the deadline cut it.
+  // (Not a coroutine around the read: a frame per read costs.)
+  ReadResult read(ReadResult r) {
+    now = Clock::now();
+    if (fired) return {asio::error::timed_out, 0};
+    return r;
+  }
   void stop() {
     stopped = true;
     cancel = nullptr;
@@ -91,16 +98,6 @@ asio::awaitable<std::error_code> writeTo(S& s, std::string_view data) {
   co_return ec;
 }
 asio::awaitable<std::error_code> writeTo(tls::Stream& s, std::string_view data) { return s.write(data); }
-
-// Reads some bytes, or gives up at `deadline` (timed_out).
-template <class S>
-asio::awaitable<ReadResult> readSome(S& s, char* buf, size_t n, Deadline& dl, Clock::time_point deadline) {
-  dl.set(deadline);
-  auto r = co_await readFrom(s, buf, n);
-  dl.now = Clock::now();
-  if (dl.fired) co_return ReadResult{asio::error::timed_out, 0};
-  co_return r;
-}
 
 template <class S>
 asio::awaitable<bool> writeAll(S& s, std::string_view data, Deadline& dl, std::chrono::milliseconds timeout) {
@@ -297,6 +294,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     // whole head.
     bool bytes = !in.empty();
     al.start = Clock::now();  // a pipelined request's; a new one starts with its first byte
+    timer.now = al.start;     // the last read may be a response's, before a long write to the client
     auto deadline = al.start + (bytes || first ? cfg.timeouts.clientHeader : cfg.timeouts.clientIdle);
     http::Parser::Step st;
     bool readHere = false;  // some of the head came by a read of this request's (not pipelined before)
@@ -313,7 +311,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         co_return;
       }
       reg.it->idle = idle;
-      auto [ec, n] = co_await readSome(client, buf.data(), buf.size(), timer, deadline);
+      timer.set(deadline);
+      auto [ec, n] = timer.read(co_await readFrom(client, buf.data(), buf.size()));
       reg.it->idle = false;
       if (ec == asio::error::timed_out) {
         if (bytes) {  // a slow head: 408, and gone
@@ -447,7 +446,10 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
     resp.reset();
     resp.keepBody(false);
     resp.answering(method);
-    back.clear();  // bytes from the backend not consumed yet
+    // Bytes from the backend not consumed yet; a large response head's
+    // storage is not kept while the connection idles.
+    if (back.capacity() > 2 * kRead) std::string().swap(back);
+    back.clear();
     bool bodySent = false, gotResponse = false;
     std::shared_ptr<Balancer> bal = balancer(*vip);
     for (int attempt = 0; attempt < kAttempts && !gotResponse; ++attempt) {
@@ -478,7 +480,6 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         tcp::endpoint ep(asio::ip::make_address(be.ep.addr.str()), be.ep.port);
         timer.set(Clock::now() + cfg.timeouts.connect);
         auto [cec] = co_await bs->socket().async_connect(ep, kTuple);
-        timer.now = Clock::now();
         std::string why = cec ? cec.message() : "";
         if (!cec) {
           std::error_code ignore;
@@ -503,6 +504,7 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
             why = "TLS: " + (v != X509_V_OK ? std::string(X509_verify_cert_error_string(v)) : hec.message());
           }
         }
+        timer.now = Clock::now();  // the request's writes time themselves from the connection made
         if (timer.fired) cec = asio::error::timed_out, why = "connect timeout";
         if (cec) {
           be.stats->connectFailures.fetch_add(1, std::memory_order_relaxed);
@@ -550,7 +552,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
             if (done) break;
             if (b.used) continue;
           }
-          auto [ec, n] = co_await readSome(client, buf.data(), buf.size(), timer, Clock::now() + cfg.timeouts.clientIdle);
+          timer.set(Clock::now() + cfg.timeouts.clientIdle);
+          auto [ec, n] = timer.read(co_await readFrom(client, buf.data(), buf.size()));
           if (ec || n == 0) {
             broken = true;
             break;
@@ -600,7 +603,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
           }
           if (r.used) continue;
         }
-        auto [ec, n] = co_await readSome(*bs, buf.data(), buf.size(), timer, rdeadline);
+        timer.set(rdeadline);
+        auto [ec, n] = timer.read(co_await readFrom(*bs, buf.data(), buf.size()));
         if (ec == asio::error::timed_out) {
           timedOut = true;
           break;
@@ -754,7 +758,8 @@ asio::awaitable<void> Worker::serve(Stream& client, const ClientInfo& ci, std::s
         done = b.what == http::Parser::Step::Done;
         if (done || b.used) continue;
       }
-      auto [ec, n] = co_await readSome(*bs, buf.data(), buf.size(), timer, Clock::now() + cfg.timeouts.response);
+      timer.set(Clock::now() + cfg.timeouts.response);
+      auto [ec, n] = timer.read(co_await readFrom(*bs, buf.data(), buf.size()));
       if (ec || n == 0) {
         if (!ec || ec == asio::error::eof) done = resp.finish().what == http::Parser::Step::Done;
         backOk = false;

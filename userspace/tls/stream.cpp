@@ -9,6 +9,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <cstring>
+#include <utility>
 
 namespace xlb::tls {
 
@@ -148,21 +149,29 @@ Stream::~Stream() {
   if (ssl_) SSL_free(ssl_);
 }
 
-asio::awaitable<std::error_code> Stream::fill() {
+asio::mutable_buffer Stream::room() {
   if (inEnd_ == in_.size()) {  // compact; a record never needs more than the buffer
     std::memmove(in_.data(), in_.data() + inBegin_, inEnd_ - inBegin_);
     inEnd_ -= inBegin_;
     inBegin_ = 0;
     if (inEnd_ == in_.size()) in_.resize(in_.size() * 2);
   }
-  auto [ec, n] = co_await sock_.async_read_some(asio::buffer(in_.data() + inEnd_, in_.size() - inEnd_), kTuple);
+  return asio::buffer(in_.data() + inEnd_, in_.size() - inEnd_);
+}
+
+std::error_code Stream::filled(std::error_code ec, size_t n) {
   if (ec == asio::error::eof) {
     eof_ = true;
-    co_return std::error_code();
+    return {};
   }
-  if (ec) co_return ec;
+  if (ec) return ec;
   inEnd_ += n;
-  co_return std::error_code();
+  return {};
+}
+
+asio::awaitable<std::error_code> Stream::fill() {
+  auto [ec, n] = co_await sock_.async_read_some(room(), kTuple);
+  co_return filled(ec, n);
 }
 
 asio::awaitable<std::error_code> Stream::flush(bool wait) {
@@ -171,6 +180,7 @@ asio::awaitable<std::error_code> Stream::flush(bool wait) {
   // for the first to finish sending, so a client that does not read holds
   // it back instead of letting out_ grow; a reader never waits (it must
   // keep reading while the client's window is full).
+  if (wait && encryptFailed_) co_return std::exchange(encryptFailed_, {});
   if (writing_ && !wait) co_return std::error_code();
   while (writing_) {
     uint64_t seen = flushes_;
@@ -244,7 +254,9 @@ asio::awaitable<std::tuple<std::error_code, size_t>> Stream::readSome(char* p, s
     int e = SSL_get_error(ssl_, r);
     if (e == SSL_ERROR_WANT_READ) {
       if (eof_) co_return R{asio::error::eof, 0};
-      if (auto ec = co_await fill()) co_return R{ec, 0};
+      // fill(), without a coroutine frame of its own: this runs per request.
+      auto [rec, rn] = co_await sock_.async_read_some(room(), kTuple);
+      if (auto ec = filled(rec, rn)) co_return R{ec, 0};
       stale.retried = false;
       continue;
     }
@@ -270,9 +282,11 @@ std::error_code Stream::encrypt(std::string_view data) {
   return {};
 }
 
+// Not a coroutine of its own (one frame less per response): encrypts now,
+// and the flush it returns reports a failure to encrypt first.
 asio::awaitable<std::error_code> Stream::write(std::string_view data) {
-  if (auto ec = encrypt(data)) co_return ec;
-  co_return co_await flush(true);
+  encryptFailed_ = encrypt(data);
+  return flush(true);
 }
 
 std::error_code Stream::seal(std::string_view data, std::string& wire) {

@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <string>
@@ -64,8 +65,11 @@ class Stream {
   // leaves its bytes (a key update's answer) to that coroutine, which sends
   // them too, and goes on reading.
   asio::awaitable<std::error_code> flush(bool wait);
-  // More bytes from the socket into in_.
+  // More bytes from the socket into in_: fill() is room(), a read into
+  // it, then filled().
   asio::awaitable<std::error_code> fill();
+  asio::mutable_buffer room();
+  std::error_code filled(std::error_code ec, size_t n);
   // data as records in out_ (our BIO takes everything: never partial).
   std::error_code encrypt(std::string_view data);
 
@@ -77,6 +81,7 @@ class Stream {
   Hello hello_ = Hello::Free;
   std::string out_, sending_;
   bool writing_ = false;
+  std::error_code encryptFailed_;  // write()'s, reported by the flush it returns
   asio::steady_timer flushed_;  // a waiting writer's: cancelled when a flush ends
   uint64_t flushes_ = 0;        // flushes ended
 };
